@@ -1,0 +1,26 @@
+# Test helpers shared by every module's tests.
+#
+# cassnn_unit_test(NAME SOURCES...)  pure code, no server; label "unit".
+# cassnn_db_test(NAME SOURCES...)    talks to the Cassandra node at
+#   $CASSNN_HOST (default 127.0.0.1:9042); label "db". A db test must FAIL,
+#   never skip, when the node is not there.
+# Both link libcassnn and cmocka, and run from the build directory with
+# CASSNN_SOURCE_DIR pointing at the source tree (for fixtures).
+
+function(_cassnn_test NAME LABEL)
+  add_executable(${NAME} ${ARGN})
+  target_link_libraries(${NAME} PRIVATE cassnn PkgConfig::CMOCKA)
+  target_include_directories(${NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  add_test(NAME ${NAME} COMMAND ${NAME})
+  set_tests_properties(${NAME} PROPERTIES LABELS ${LABEL}
+    ENVIRONMENT "CASSNN_SOURCE_DIR=${PROJECT_SOURCE_DIR};CASSNN_BINARY_DIR=${PROJECT_BINARY_DIR}")
+endfunction()
+
+function(cassnn_unit_test NAME)
+  _cassnn_test(${NAME} unit ${ARGN})
+endfunction()
+
+function(cassnn_db_test NAME)
+  _cassnn_test(${NAME} db ${ARGN})
+  set_tests_properties(${NAME} PROPERTIES RESOURCE_LOCK cassandra TIMEOUT 900)
+endfunction()

@@ -1,0 +1,36 @@
+/* images.h - a set of labelled images in memory, the unit every data source
+ * (IDX, CSV, PNG, Cassandra tables) produces and the trainer consumes.
+ *
+ * Pixels stay uint8 (0..255) in NCHW order so that a set costs one byte per
+ * pixel; normalisation to float happens when a batch is formed.
+ */
+#ifndef CASSNN_IMAGES_H
+#define CASSNN_IMAGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cassnn/error.h"
+
+typedef struct data_images {
+    size_t count;                 /* number of images */
+    int channels, rows, cols;     /* 1, 28, 28 for MNIST */
+    uint8_t *pixels;              /* count * channels * rows * cols bytes */
+    int16_t *labels;              /* count labels; -1 where a row has none */
+    int32_t *ids;                 /* row id of each image (table id or record index) */
+} data_images;
+
+/* Bytes of one image. */
+static inline size_t data_image_size(const data_images *s) {
+    return (size_t)s->channels * (size_t)s->rows * (size_t)s->cols;
+}
+
+/* Allocates room for count images of the given shape; labels are set to -1
+ * and ids to 0..count-1. Returns 0, or -1 with err set (out of memory). */
+int data_images_alloc(data_images *s, size_t count, int channels, int rows, int cols,
+                      cassnn_err *err);
+
+/* Frees what alloc allocated and zeroes the struct; safe on a zeroed struct. */
+void data_images_free(data_images *s);
+
+#endif

@@ -1,0 +1,33 @@
+/* main.c - the `cassnn` program: dispatches to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const cassnn_command commands[] = {
+    {"cluster", cmd_cluster, "start|stop|status the local Cassandra node(s)"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: cassnn <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`cassnn <command> --help` describes one command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "cassnn: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
