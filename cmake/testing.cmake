@@ -24,3 +24,10 @@ function(cassnn_db_test NAME)
   _cassnn_test(${NAME} db ${ARGN})
   set_tests_properties(${NAME} PROPERTIES RESOURCE_LOCK cassandra TIMEOUT 900)
 endfunction()
+
+# cassnn_slow_test(NAME SOURCES...)  pure code that runs long (e.g. training
+#   on the full MNIST); label "slow", run only in the optimised build.
+function(cassnn_slow_test NAME)
+  _cassnn_test(${NAME} slow ${ARGN})
+  set_tests_properties(${NAME} PROPERTIES TIMEOUT 1200)
+endfunction()
