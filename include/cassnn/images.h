@@ -30,6 +30,12 @@ static inline size_t data_image_size(const data_images *s) {
 int data_images_alloc(data_images *s, size_t count, int channels, int rows, int cols,
                       cassnn_err *err);
 
+/* Splits all into its first round(count * fraction) images and the rest, as
+ * copies; each part gets fresh ids 0.. (the tutorial numbers raw_train and
+ * raw_test each from 0). fraction must be in [0, 1]. */
+int data_images_split(const data_images *all, double fraction, data_images *first,
+                      data_images *rest, cassnn_err *err);
+
 /* Frees what alloc allocated and zeroes the struct; safe on a zeroed struct. */
 void data_images_free(data_images *s);
 

@@ -1,5 +1,6 @@
 #include "cassnn/images.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,34 @@ int data_images_alloc(data_images *s, size_t count, int channels, int rows, int 
     for (size_t i = 0; i < count; i++) {
         s->labels[i] = -1;
         s->ids[i] = (int32_t)i;
+    }
+    return 0;
+}
+
+/* Copies count images of src from index start into a fresh set. */
+static int copy_range(const data_images *src, size_t start, size_t count, data_images *dst,
+                      cassnn_err *err) {
+    if (data_images_alloc(dst, count, src->channels, src->rows, src->cols, err)) return -1;
+    size_t image = data_image_size(src);
+    if (count) {
+        memcpy(dst->pixels, src->pixels + start * image, count * image);
+        memcpy(dst->labels, src->labels + start, count * sizeof *dst->labels);
+    }
+    return 0;
+}
+
+int data_images_split(const data_images *all, double fraction, data_images *first,
+                      data_images *rest, cassnn_err *err) {
+    memset(first, 0, sizeof *first);
+    memset(rest, 0, sizeof *rest);
+    if (!(fraction >= 0.0 && fraction <= 1.0))
+        return cassnn_err_set(err, "split fraction %g is not in [0, 1]", fraction);
+    size_t head = (size_t)llround((double)all->count * fraction);
+    if (head > all->count) head = all->count;
+    if (copy_range(all, 0, head, first, err)) return -1;
+    if (copy_range(all, head, all->count - head, rest, err)) {
+        data_images_free(first);
+        return -1;
     }
     return 0;
 }
