@@ -14,12 +14,6 @@
 
 #include "cassnn/images.h"
 
-typedef struct data_csv_stats {
-    size_t rows;            /* data rows in the file (blank lines not counted) */
-    size_t skipped;         /* bad rows left out (only with skip_bad) */
-    char first_bad[512];    /* the error of the first skipped row, "" if none */
-} data_csv_stats;
-
 /* Reads path into out (28x28, channels 1; ids 0.. in file order over the rows
  * kept; labels -1 when !labeled). A bad row fails the whole load with an error
  * like "train.csv line 17: column 300 'abc' is not an integer", unless
@@ -27,6 +21,6 @@ typedef struct data_csv_stats {
  * A bad header, an unreadable file or a file without a usable row always
  * fails. */
 int data_csv_load(const char *path, int labeled, int skip_bad, data_images *out,
-                  data_csv_stats *stats, cassnn_err *err);
+                  data_load_stats *stats, cassnn_err *err);
 
 #endif

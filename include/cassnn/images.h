@@ -20,6 +20,14 @@ typedef struct data_images {
     int32_t *ids;                 /* row id of each image (table id or record index) */
 } data_images;
 
+/* What a reader saw, for its caller's summary. A reader told to skip bad
+ * records (rows, files) counts them here and keeps the first one's error. */
+typedef struct data_load_stats {
+    size_t records;         /* records in the input (a CSV's blank lines not counted) */
+    size_t skipped;         /* bad records left out */
+    char first_bad[512];    /* the error of the first skipped record, "" if none */
+} data_load_stats;
+
 /* Bytes of one image. */
 static inline size_t data_image_size(const data_images *s) {
     return (size_t)s->channels * (size_t)s->rows * (size_t)s->cols;
@@ -31,8 +39,10 @@ int data_images_alloc(data_images *s, size_t count, int channels, int rows, int 
                       cassnn_err *err);
 
 /* Splits all into its first round(count * fraction) images and the rest, as
- * copies; each part gets fresh ids 0.. (the tutorial numbers raw_train and
- * raw_test each from 0). fraction must be in [0, 1]. */
+ * copies; each part gets fresh ids 0.. (raw_train and raw_test are each
+ * numbered from 0). fraction must be in [0, 1]. The reference tutorial's own
+ * split code could not be found (searched for its keyspace and tables), so
+ * this is the plain reading of "split 0.8": first 80% / last 20%, in order. */
 int data_images_split(const data_images *all, double fraction, data_images *first,
                       data_images *rest, cassnn_err *err);
 

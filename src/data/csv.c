@@ -131,7 +131,7 @@ static int check_header(const char *path, csv_line line, int labeled, cassnn_err
 }
 
 static int parse_file(const char *path, const char *data, size_t size, int labeled,
-                      int skip_bad, data_images *out, data_csv_stats *stats, cassnn_err *err) {
+                      int skip_bad, data_images *out, data_load_stats *stats, cassnn_err *err) {
     const char *pos = data, *end = data + size;
     if (size == 0) return cassnn_err_set(err, "%s: empty file (no header)", path);
     size_t number = 1;
@@ -145,7 +145,7 @@ static int parse_file(const char *path, const char *data, size_t size, int label
     while (pos < end) {
         csv_line line = next_line(&pos, end, ++number);
         if (is_blank(line)) continue;
-        stats->rows++;
+        stats->records++;
         cassnn_err row_err = {0};
         if (parse_row(path, line, labeled, &out->labels[kept], out->pixels + kept * IMAGE_PIXELS,
                       &row_err) == 0) {
@@ -161,14 +161,14 @@ static int parse_file(const char *path, const char *data, size_t size, int label
     }
     if (kept == 0)
         return cassnn_err_set(err, "%s: no %s rows (%zu bad rows skipped)", path,
-                              stats->rows ? "valid" : "data", stats->skipped);
+                              stats->records ? "valid" : "data", stats->skipped);
     out->count = kept;
     return 0;
 }
 
 int data_csv_load(const char *path, int labeled, int skip_bad, data_images *out,
-                  data_csv_stats *stats, cassnn_err *err) {
-    data_csv_stats local;
+                  data_load_stats *stats, cassnn_err *err) {
+    data_load_stats local;
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
     memset(out, 0, sizeof *out);

@@ -76,10 +76,10 @@ static void loads_labeled_file(void **state) {
     write_file("train.csv", 1, 5, -1, NULL);
     data_images set;
     cassnn_err err = {0};
-    data_csv_stats stats;
+    data_load_stats stats;
     if (data_csv_load(path, 1, 0, &set, &stats, &err)) fail_msg("%s", err.msg);
     check_rows(&set, 1, 5);
-    assert_int_equal(stats.rows, 5);
+    assert_int_equal(stats.records, 5);
     assert_int_equal(stats.skipped, 0);
     data_images_free(&set);
 }
@@ -218,10 +218,10 @@ static void skip_bad_skips_and_counts(void **state) {
 
     data_images set;
     cassnn_err err = {0};
-    data_csv_stats stats;
+    data_load_stats stats;
     if (data_csv_load(path, 1, 1, &set, &stats, &err)) fail_msg("%s", err.msg);
     check_rows(&set, 1, 3); /* kept rows renumbered 0..2 */
-    assert_int_equal(stats.rows, 5);
+    assert_int_equal(stats.records, 5);
     assert_int_equal(stats.skipped, 2);
     assert_non_null(strstr(stats.first_bad, "line 3: 3 columns, expected 785"));
     data_images_free(&set);
