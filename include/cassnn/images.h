@@ -46,6 +46,13 @@ int data_images_alloc(data_images *s, size_t count, int channels, int rows, int 
 int data_images_split(const data_images *all, double fraction, data_images *first,
                       data_images *rest, cassnn_err *err);
 
+/* Checks that no id occurs twice within or across the n sets (all bound for
+ * the same table, where a repeated id would silently overwrite a row).
+ * names[i] says where set i came from, for the error: "a.csv record 3 and
+ * b.csv record 9 both have id 7". */
+int data_images_check_unique_ids(const data_images *const *sets, const char *const *names,
+                                 size_t n, cassnn_err *err);
+
 /* Frees what alloc allocated and zeroes the struct; safe on a zeroed struct. */
 void data_images_free(data_images *s);
 

@@ -60,6 +60,42 @@ int data_images_split(const data_images *all, double fraction, data_images *firs
     return 0;
 }
 
+/* An id and where it came from, sortable by id. */
+typedef struct id_origin {
+    int32_t id;
+    uint32_t set;
+    size_t record;
+} id_origin;
+
+static int by_id(const void *a, const void *b) {
+    const id_origin *x = a, *y = b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    if (x->set != y->set) return x->set < y->set ? -1 : 1;
+    return x->record < y->record ? -1 : x->record > y->record;
+}
+
+int data_images_check_unique_ids(const data_images *const *sets, const char *const *names,
+                                 size_t n, cassnn_err *err) {
+    size_t total = 0;
+    for (size_t s = 0; s < n; s++) total += sets[s]->count;
+    if (total < 2) return 0;
+    id_origin *all = malloc(total * sizeof *all);
+    if (!all) return cassnn_err_set(err, "out of memory checking %zu ids", total);
+    size_t k = 0;
+    for (size_t s = 0; s < n; s++)
+        for (size_t i = 0; i < sets[s]->count; i++)
+            all[k++] = (id_origin){sets[s]->ids[i], (uint32_t)s, i};
+    qsort(all, total, sizeof *all, by_id);
+    int rc = 0;
+    for (size_t i = 1; i < total && rc == 0; i++)
+        if (all[i].id == all[i - 1].id)
+            rc = cassnn_err_set(err, "%s record %zu and %s record %zu both have id %d",
+                                names[all[i - 1].set], all[i - 1].record, names[all[i].set],
+                                all[i].record, all[i].id);
+    free(all);
+    return rc;
+}
+
 void data_images_free(data_images *s) {
     free(s->pixels);
     free(s->labels);

@@ -1,0 +1,42 @@
+/* dataset.h - the published MNIST and Fashion-MNIST IDX files on local disk.
+ *
+ * `--dataset mnist|fashion` means the four official .gz files in
+ * <root>/<name>/, where root is $CASSNN_DATA, or ./data when that is unset.
+ * Each file must have its published MD5, so a damaged, partial or different
+ * file is refused before anything reads it.
+ *
+ * Files are not downloaded: libcurl's development files are not installed on
+ * the build machine (see the project report), so a missing file is an error
+ * that names it and the public mirror to fetch it from.
+ */
+#ifndef CASSNN_DATASET_H
+#define CASSNN_DATASET_H
+
+#include "cassnn/error.h"
+
+typedef struct data_dataset {
+    const char *name;     /* "mnist" or "fashion": also the folder name */
+    const char *keyspace; /* default keyspace: mnist_digits or mnist_fashion */
+    const char *mirror;   /* base URL the four files can be downloaded from */
+} data_dataset;
+
+/* Index of each file in data_dataset_paths.path and in the checksum table. */
+enum { DATA_TRAIN_IMAGES, DATA_TRAIN_LABELS, DATA_TEST_IMAGES, DATA_TEST_LABELS, DATA_FILES };
+
+typedef struct data_dataset_paths {
+    char path[DATA_FILES][1024];
+} data_dataset_paths;
+
+/* The dataset called name ("mnist" or "fashion"), or NULL. */
+const data_dataset *data_dataset_named(const char *name);
+
+/* Finds the four files of ds under root (NULL: $CASSNN_DATA, else ./data) and
+ * checks each one's MD5. Errors name the file: missing (with its download
+ * URL), unreadable, or wrong checksum (expected and found). */
+int data_dataset_locate(const data_dataset *ds, const char *root, data_dataset_paths *out,
+                        cassnn_err *err);
+
+/* The MD5 of a file as 32 lower-case hex digits. */
+int data_file_md5(const char *path, char hex[33], cassnn_err *err);
+
+#endif
