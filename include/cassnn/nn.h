@@ -1,0 +1,130 @@
+/* nn.h - a network built from a text description, its parameters, and the
+ * executor that runs batches through it on several threads.
+ *
+ * Model description: layers in order, separated by white space; '#' starts a
+ * comment that runs to the end of the line.
+ *
+ *   model  := layer { layer }
+ *   layer  := [ NAME '=' ] KIND [ '(' arg { ',' arg } ')' ]
+ *   arg    := NUMBER | KEY '=' NUMBER
+ *
+ *   conv(OUT, k=K [, s=1] [, p=0])   Conv2d, OUT channels, KxK kernel, stride s, zero padding p
+ *   linear(OUT)                      Linear to OUT features (input must be flat: use flatten)
+ *   maxpool(K [, s=K])               MaxPool2d
+ *   avgpool(K [, s=K])               AvgPool2d
+ *   gap                              global average pooling (AvgPool2d over the whole image)
+ *   relu | flatten | logsoftmax
+ *   dropout[(P)]  dropout2d[(P)]     P defaults to 0.5; dropout2d zeroes whole channels
+ *
+ * The input shape comes from the data, so one description serves 1-channel
+ * MNIST and 3-channel RGB images alike. Layers with parameters are named
+ * (their state_dict prefix): NAME if given, else conv1, conv2, ... for conv
+ * and fc1, fc2, ... for linear, counted per kind in order. The model must end
+ * in logsoftmax (the loss is NLL) with as many outputs as classes.
+ * The built-in name "tutorial" is the PyTorch MNIST example's net:
+ *   conv(10,k=5) maxpool(2) relu conv(20,k=5) dropout2d(0.5) maxpool(2) relu
+ *   flatten linear(50) relu dropout(0.5) linear(10) logsoftmax
+ */
+#ifndef CASSNN_NN_H
+#define CASSNN_NN_H
+
+#include <stdint.h>
+
+#include "cassnn/error.h"
+
+typedef enum nn_layer_kind {
+    NN_CONV2D,
+    NN_LINEAR,
+    NN_MAXPOOL2D,
+    NN_AVGPOOL2D,
+    NN_RELU,
+    NN_DROPOUT,
+    NN_DROPOUT2D,
+    NN_FLATTEN,
+    NN_LOGSOFTMAX,
+} nn_layer_kind;
+
+typedef struct nn_layer {
+    nn_layer_kind kind;
+    char name[32];            /* state_dict prefix; "" for a layer without parameters */
+    int in_c, in_h, in_w;     /* per-image input shape */
+    int out_c, out_h, out_w;  /* per-image output shape */
+    int k, stride, pad;       /* conv / pool window */
+    int global;               /* avgpool: written as gap (window = whole input) */
+    float p;                  /* dropout probability */
+    long weight_off, bias_off;     /* offsets into nn_net.params, -1 if none */
+    long weight_size, bias_size;
+} nn_layer;
+
+typedef struct nn_net {
+    int n_layers;
+    nn_layer *layers;
+    int in_c, in_h, in_w;     /* input image shape */
+    int classes;              /* outputs of the last layer */
+    long n_params;            /* floats in params (and grads) */
+    float *params;            /* every layer's weight then bias, in layer order */
+    float *grads;             /* gradient of the loss, same layout */
+    char *description;        /* canonical description with every name explicit */
+} nn_net;
+
+/* One named parameter tensor, as in a PyTorch state_dict. */
+typedef struct nn_param {
+    char name[48];            /* "conv1.weight" */
+    int ndim;
+    int64_t shape[4];
+    long size;                /* number of floats */
+    float *data, *grad;       /* into net->params / net->grads */
+} nn_param;
+
+/* The description of a built-in model ("tutorial"), or NULL. */
+const char *nn_builtin_model(const char *name);
+
+/* Parses description (or a built-in name) for input images of in_c x in_h x
+ * in_w and allocates the parameters (zeroed; see nn_net_init). Errors name the
+ * layer (index and text) and the shape that does not fit. */
+int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int in_w,
+                  cassnn_err *err);
+void nn_net_free(nn_net *net);
+
+/* PyTorch's default initialisation: every weight and bias U(-1/sqrt(fan_in),
+ * 1/sqrt(fan_in)), from the nn_rng stream of (seed, layer index). */
+void nn_net_init(nn_net *net, uint64_t seed);
+
+/* Number of parameter tensors, and the i-th one (state_dict order). */
+int nn_net_param_count(const nn_net *net);
+void nn_net_param(const nn_net *net, int i, nn_param *out);
+
+/* Per-image output floats of layer i. */
+long nn_layer_out_size(const nn_layer *l);
+
+/* ---- executor --------------------------------------------------------------
+ * Runs batches through a net. The batch is split into contiguous chunks, one
+ * per thread, each with preallocated workspaces (no allocation after
+ * nn_exec_create); parameter gradients are summed over threads in thread
+ * order, so results are reproducible bit for bit for a given thread count.
+ * Dropout masks come from nn_rng streams keyed by (seed, step, image index,
+ * layer), independent of the thread count. OpenBLAS runs single-threaded
+ * inside each of our threads. */
+typedef struct nn_exec nn_exec;
+
+int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval_batch,
+                   int threads, uint64_t seed, cassnn_err *err);
+void nn_exec_free(nn_exec *e);
+int nn_exec_threads(const nn_exec *e);
+
+/* Forward and backward over n <= max_train_batch images x (n x in_c x in_h x
+ * in_w, normalised floats): sets net->grads to the gradient of the mean NLL
+ * loss, returns that mean loss in *loss_mean and the number of correct
+ * predictions in *correct (either may be NULL). dropout = 0 runs the
+ * dropout layers as identity (PyTorch eval mode) while still computing
+ * gradients - what parity tests need. */
+void nn_exec_train_batch(nn_exec *e, const float *x, const int32_t *labels, int n, int dropout,
+                         double *loss_mean, int *correct);
+
+/* Inference over n <= max_eval_batch images: adds the summed NLL loss to
+ * *loss_sum and correct predictions to *correct when labels is not NULL;
+ * writes the n x classes log-probabilities to logp when it is not NULL. */
+void nn_exec_eval_batch(nn_exec *e, const float *x, const int32_t *labels, int n,
+                        float *logp, double *loss_sum, long *correct);
+
+#endif

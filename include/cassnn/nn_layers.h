@@ -1,0 +1,83 @@
+/* nn_layers.h - the layer kernels: one forward/backward pair of plain
+ * functions per layer over flat float32 arrays (llm.c style).
+ *
+ * Activations are NCHW, n images at a time. Every backward ACCUMULATES
+ * parameter gradients (dweight += ...) so that a caller can sum several
+ * chunks into one buffer, and OVERWRITES the input gradient din. A NULL din
+ * means "nobody needs it" (the first layer) and skips that work.
+ * Nothing here allocates, locks or spawns threads: nn_exec (nn.h) calls these
+ * on its own preallocated workspaces, one chunk of the batch per thread.
+ */
+#ifndef CASSNN_NN_LAYERS_H
+#define CASSNN_NN_LAYERS_H
+
+#include <stdint.h>
+
+#include "cassnn/nn_rng.h"
+
+/* Geometry of a 2-D convolution or pooling window over one image. */
+typedef struct nn_conv_shape {
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int k, stride, pad;
+} nn_conv_shape;
+
+/* Floats of the im2row buffer one image needs: out_h*out_w rows of in_c*k*k. */
+long nn_conv2d_patch_floats(const nn_conv_shape *s);
+
+/* Conv2d, weight [out_c][in_c][k][k] (PyTorch layout), bias [out_c].
+ * patches holds n images' im2row buffers when keep_patches (training, for
+ * backward), else one image's buffer reused for each image (inference). */
+void nn_conv2d_forward(float *out, float *patches, int keep_patches, const float *in,
+                       const float *weight, const float *bias, int n, const nn_conv_shape *s);
+/* scratch: nn_conv2d_patch_floats(s) floats, used only on dense gradients.
+ * The kernel chooses per image between dense BLAS and a sparse path that
+ * visits only non-zero output gradients (after max-pool, ReLU and dropout
+ * most are zero). */
+void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch,
+                        const float *dout, const float *patches, const float *weight, int n,
+                        const nn_conv_shape *s);
+
+/* Max pooling (no padding, floor mode like PyTorch); argmax records which
+ * input fed each output, for backward. */
+void nn_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int n,
+                          const nn_conv_shape *s);
+void nn_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax, int n,
+                           const nn_conv_shape *s);
+
+/* Average pooling (no padding; global average pooling = window of the whole
+ * image). */
+void nn_avgpool2d_forward(float *out, const float *in, int n, const nn_conv_shape *s);
+void nn_avgpool2d_backward(float *din, const float *dout, int n, const nn_conv_shape *s);
+
+/* ReLU over count floats; backward reads the forward output. in == out is allowed. */
+void nn_relu_forward(float *out, const float *in, long count);
+void nn_relu_backward(float *din, const float *dout, const float *out, long count);
+
+/* Dropout masks: mask[i] = 0 with probability p, else 1/(1-p) (PyTorch's
+ * inverted dropout). Element dropout uses one mask value per element,
+ * Dropout2d one per channel. */
+void nn_dropout_mask(float *mask, long count, float p, nn_rng *rng);
+/* out[i] = in[i] * mask[i / inner]: inner = 1 for Dropout, h*w for Dropout2d. */
+void nn_dropout_forward(float *out, const float *in, const float *mask, long count, long inner);
+void nn_dropout_backward(float *din, const float *dout, const float *mask, long count,
+                         long inner);
+
+/* Linear: weight [out_f][in_f] (PyTorch layout), bias [out_f]. */
+void nn_linear_forward(float *out, const float *in, const float *weight, const float *bias,
+                       int n, int in_f, int out_f);
+void nn_linear_backward(float *din, float *dweight, float *dbias, const float *dout,
+                        const float *in, const float *weight, int n, int in_f, int out_f);
+
+/* LogSoftmax over rows of `classes` floats. Backward reads the forward output. */
+void nn_logsoftmax_forward(float *out, const float *in, int n, int classes);
+void nn_logsoftmax_backward(float *din, const float *dout, const float *out, int n,
+                            int classes);
+
+/* Negative log-likelihood of log-probabilities: returns the SUM over the n
+ * rows of -logp[label]; dlogp (if not NULL) gets -scale at each label and 0
+ * elsewhere, so scale = 1/batch gives the gradient of the batch mean. */
+double nn_nll_loss(float *dlogp, const float *logp, const int32_t *labels, int n, int classes,
+                   float scale);
+
+#endif
