@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""Writes the PyTorch parity fixtures of the nn unit tests (run with Debian's
+/usr/bin/python3, torch 1.13):
+
+  fixtures/tutorial_sgd.safetensors  the PyTorch MNIST example's Net with its
+      default init (seed 1) on a fixed batch of 4 normalised images: input,
+      target, param.*, log-probabilities, loss, grad.* and the weights after
+      3 SGD steps (lr 0.01, momentum 0.5) on the same batch -> sgd3.*.
+  fixtures/small_optim.safetensors   a small conv net (1x12x12 input, batch
+      8): param.* and, for each optimizer configuration below, the weights
+      after 3 steps on the same batch -> <config>.*.
+
+Dropout is disabled (eval mode) so the C side can run without sharing masks.
+The files are safetensors written by hand with struct + json (torch 1.13 has
+no safetensors package), float32 little endian.
+"""
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+class Net(nn.Module):  # pytorch/examples mnist, as in the tutorial
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.conv2_drop = nn.Dropout2d()
+        self.fc1 = nn.Linear(320, 50)
+        self.fc2 = nn.Linear(50, 10)
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+        x = x.view(-1, 320)
+        x = F.relu(self.fc1(x))
+        x = F.dropout(x, training=self.training)
+        x = self.fc2(x)
+        return F.log_softmax(x, dim=1)
+
+
+class Small(nn.Module):  # cassnn: "conv(4,k=5) maxpool(2) relu flatten linear(10) logsoftmax"
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, kernel_size=5)
+        self.fc1 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        return F.log_softmax(self.fc1(x.flatten(1)), dim=1)
+
+
+# name -> optimizer factory; tests/nn/test_nn_parity.c mirrors this table
+OPTIM_CONFIGS = {
+    "sgd_nesterov": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+    "sgd_dampening": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, dampening=0.3, weight_decay=1e-2),
+    "sgd_plain": lambda p: torch.optim.SGD(p, lr=0.1),
+    "adam": lambda p: torch.optim.Adam(p, lr=1e-2),
+    "adam_wd": lambda p: torch.optim.Adam(p, lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-2),
+    "adamw": lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=1e-2),
+}
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    blobs, offset = [], 0
+    for name, t in tensors.items():
+        a = np.ascontiguousarray(t.detach().numpy() if torch.is_tensor(t) else t, dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        blobs.append(a.tobytes())
+        offset += a.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def batch(n, side):
+    x = torch.rand(n, 1, side, side)
+    x = (x - 0.1307) / 0.3081
+    return x, torch.randint(0, 10, (n,))
+
+
+def steps(net, opt, x, y, count=3):
+    for _ in range(count):
+        opt.zero_grad()
+        F.nll_loss(net(x), y).backward()
+        opt.step()
+
+
+def tutorial():
+    torch.manual_seed(1)
+    net = Net().eval()
+    x, y = batch(4, 28)
+    out = {"input": x, "target": y.float()}
+    out.update({"param." + k: v.clone() for k, v in net.state_dict().items()})
+    logp = net(x)
+    loss = F.nll_loss(logp, y)
+    loss.backward()
+    out["logp"] = logp
+    out["loss"] = loss.reshape(1)
+    out.update({"grad." + k: p.grad.clone() for k, p in net.named_parameters()})
+    steps(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.5), x, y)
+    out.update({"sgd3." + k: v.clone() for k, v in net.state_dict().items()})
+    write_safetensors(os.path.join(HERE, "tutorial_sgd.safetensors"), out, {"torch": torch.__version__})
+
+
+def small_optim():
+    torch.manual_seed(2)
+    net = Small().eval()
+    init = {k: v.clone() for k, v in net.state_dict().items()}
+    x, y = batch(8, 12)
+    out = {"input": x, "target": y.float()}
+    out.update({"param." + k: v for k, v in init.items()})
+    for name, make in OPTIM_CONFIGS.items():
+        net.load_state_dict(init)
+        steps(net, make(net.parameters()), x, y)
+        out.update({name + "." + k: v.clone() for k, v in net.state_dict().items()})
+    write_safetensors(os.path.join(HERE, "small_optim.safetensors"), out, {"torch": torch.__version__})
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    os.makedirs(HERE, exist_ok=True)
+    tutorial()
+    small_optim()
