@@ -1,0 +1,204 @@
+/* cql.h - cassnn's Cassandra client (CQL native protocol v4).
+ *
+ * Layers, like the DataStax C driver:
+ *   cql_codec.h   frames, values, results: pure code, no I/O
+ *   connection    one socket, many requests in flight by stream id, one
+ *                 reader thread that completes them (src/cql/connection.h)
+ *   session       this header: a pool of connections per node, prepared
+ *                 statement cache, paging, retries, schema agreement
+ *
+ * Typical use:
+ *
+ *   cql_config cfg; cql_config_init(&cfg);          // 127.0.0.1:9042
+ *   cql_session *s; if (cql_session_open(&s, &cfg, &err)) ...
+ *   const cql_prepared *ins;
+ *   cql_prepare(s, "INSERT INTO ks.t (id, pixels) VALUES (?, ?)", &ins, &err);
+ *   cql_value v[2] = {cql_int(7), cql_list_int_u8(pixels, 784)};
+ *   cql_statement st = cql_stmt_prepared(ins, v, 2);
+ *   cql_execute(s, &st, NULL, &err);                // or cql_execute_async
+ *
+ * Threads: every function may be called from any thread. Callbacks run on a
+ * connection's reader thread and must not block (no synchronous cql calls in
+ * a callback). Errors: a server ERROR sets err->code to its protocol code
+ * (CQL_ERR_SYNTAX ...) and err->msg to "<Name> (0x....): <server message>";
+ * client-side failures use CQL_ERR_CLIENT_TIMEOUT / CQL_ERR_CONNECTION /
+ * CQL_ERR_NO_HOST.
+ */
+#ifndef CASSNN_CQL_H
+#define CASSNN_CQL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cassnn/cql_codec.h"
+#include "cassnn/error.h"
+
+/* ------------------------------------------------------------- session */
+
+typedef struct cql_config {
+    const char *contact_points; /* comma-separated hosts; default "127.0.0.1" */
+    int port;                   /* default 9042 */
+    const char *keyspace;       /* USE'd on every connection; NULL = none */
+    const char *username;       /* PasswordAuthenticator (SASL PLAIN); NULL = no auth */
+    const char *password;
+    int compression;            /* 1 = ask the node for LZ4 body compression */
+    int connections_per_host;   /* default 2 */
+    int max_inflight;           /* backpressure: submitting blocks beyond this many
+                                   requests in flight session-wide; default 1024 */
+    int connect_timeout_ms;     /* default 5000 */
+    int request_timeout_ms;     /* default 12000; a statement can override it */
+    cql_consistency consistency;/* default CQL_LOCAL_ONE */
+    int32_t page_size;          /* default 5000 rows per page */
+    int discover_peers;         /* 1 (default): connect to every node in system.peers_v2 */
+    int token_aware;            /* 1 (default): send prepared statements to a replica */
+    int retries;                /* idempotent requests: extra attempts on other nodes (default 2) */
+    /* TLS (OpenSSL). tls = 1 enables it; the node's certificate is verified
+     * against tls_ca_file (or the system store when NULL) unless
+     * tls_no_verify; tls_cert_file/tls_key_file give a client certificate;
+     * tls_sni the server name to send and verify (default: the host). */
+    int tls;
+    int tls_no_verify;
+    const char *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_sni;
+} cql_config;
+
+typedef struct cql_session cql_session;
+
+/* Fills every field with its default. */
+void cql_config_init(cql_config *cfg);
+
+/* Connects to the contact points (and, when discover_peers, every other node
+ * of the cluster), runs STARTUP/auth/USE on each connection. Fails when no
+ * node can be reached. */
+int cql_session_open(cql_session **out, const cql_config *cfg, cassnn_err *err);
+
+/* Waits for in-flight requests, then closes every connection. NULL is ok. */
+void cql_session_close(cql_session *s);
+
+/* OPTIONS: the node's SUPPORTED multimap (CQL_VERSION, COMPRESSION,
+ * PROTOCOL_VERSIONS, ...). Free with cql_multimap_free. */
+int cql_options(cql_session *s, cql_multimap *out, cassnn_err *err);
+
+/* ------------------------------------------------------- statements */
+
+typedef struct cql_prepared cql_prepared; /* owned by the session's cache */
+
+typedef struct cql_statement {
+    const char *query;             /* a simple statement, or ... */
+    const cql_prepared *prepared;  /* ... a prepared one (query ignored) */
+    const cql_value *values;       /* bound to the ?s; copied when submitted */
+    size_t n_values;
+    int consistency;               /* cql_consistency, or CQL_DEFAULT for the session's */
+    int serial_consistency;        /* 0, CQL_SERIAL or CQL_LOCAL_SERIAL (LWT) */
+    int32_t page_size;             /* 0: session default; -1: no paging */
+    const uint8_t *paging_state;   /* resume after this page (see cql_result_paging_state) */
+    size_t paging_state_len;
+    int timeout_ms;                /* 0: session default */
+    int idempotent;                /* 1: may be retried on another node on failure */
+    int64_t timestamp;             /* microseconds; 0 = the node's clock */
+} cql_statement;
+
+#define CQL_DEFAULT (-1)
+
+/* Statement constructors with every option at its default. */
+cql_statement cql_stmt(const char *query, const cql_value *values, size_t n_values);
+cql_statement cql_stmt_prepared(const cql_prepared *p, const cql_value *values, size_t n_values);
+
+/* Prepares query once per session (cached by its text; later calls return
+ * the cached statement). The node re-prepares transparently when it forgot
+ * the statement (UNPREPARED). The pointer stays valid until session close. */
+int cql_prepare(cql_session *s, const char *query, const cql_prepared **out, cassnn_err *err);
+/* Bind variables of a prepared statement (count and types). */
+const cql_metadata *cql_prepared_params(const cql_prepared *p);
+
+/* Runs a statement and waits for its result (one page). *out may be NULL when
+ * the caller does not want the result; otherwise free it with
+ * cql_result_free. A DDL statement (SCHEMA_CHANGE result) also waits for
+ * schema agreement across the nodes before returning. */
+int cql_execute(cql_session *s, const cql_statement *st, cql_result **out, cassnn_err *err);
+
+/* Shorthand: a simple statement with the session defaults. */
+int cql_query(cql_session *s, const char *query, const cql_value *values, size_t n_values, cql_result **out,
+              cassnn_err *err);
+
+/* ----------------------------------------------------------- async */
+
+typedef struct cql_future cql_future;
+
+/* Completion callback: exactly one of result (owned by the callee: free it)
+ * and err is non-NULL. Runs on a reader thread: must not block. */
+typedef void (*cql_callback)(void *user, cql_result *result, const cassnn_err *err);
+
+/* Submits without waiting for the answer. Blocks only while max_inflight
+ * requests are in flight (backpressure). NULL (with err set) when the
+ * request could not be sent. */
+cql_future *cql_execute_async(cql_session *s, const cql_statement *st, cassnn_err *err);
+/* Waits for the result and frees the future (exactly once per future). */
+int cql_future_wait(cql_future *f, cql_result **out, cassnn_err *err);
+/* Same as cql_execute_async but completes through a callback. */
+int cql_execute_cb(cql_session *s, const cql_statement *st, cql_callback cb, void *user, cassnn_err *err);
+/* Waits until no request submitted through this session is in flight. */
+void cql_session_drain(cql_session *s);
+
+/* -------------------------------------------------------------- batch */
+
+/* Runs statements as one BATCH (logged, unlogged or counter). Consistency,
+ * timeout and idempotence come from stmts[0]. */
+int cql_batch(cql_session *s, cql_batch_type type, const cql_statement *stmts, size_t n, cassnn_err *err);
+
+/* ------------------------------------------------------------- paging */
+
+typedef struct cql_pager cql_pager;
+
+/* Iterates every page of a statement's result. The next page is requested
+ * as soon as the current one arrives, so the caller's processing overlaps
+ * the node's work. */
+int cql_pager_open(cql_session *s, const cql_statement *st, cql_pager **out, cassnn_err *err);
+/* 1 with *page set (valid until the next call), 0 after the last page, -1 on
+ * error. */
+int cql_pager_next(cql_pager *pg, const cql_result **page, cassnn_err *err);
+void cql_pager_close(cql_pager *pg);
+
+/* ------------------------------------------------------------ schema */
+
+/* Polls system.local / system.peers_v2 until every live node reports the
+ * same schema_version, or fails after timeout_ms. */
+int cql_wait_schema_agreement(cql_session *s, int timeout_ms, cassnn_err *err);
+
+/* Number of nodes known / currently considered up. */
+int cql_session_hosts(cql_session *s, int *up);
+
+/* ------------------------------------------------------------ results */
+
+/* Row and column counts, column lookup by name (-1 when absent). */
+int32_t cql_result_row_count(const cql_result *r);
+int32_t cql_result_column_count(const cql_result *r);
+const cql_column *cql_result_column(const cql_result *r, int32_t col);
+int32_t cql_result_column_index(const cql_result *r, const char *name);
+/* The raw cell (len -1 = null); row/col out of range give a null cell. */
+cql_cell cql_result_cell(const cql_result *r, int32_t row, int32_t col);
+/* Paging state of this page; NULL when it was the last page. */
+const uint8_t *cql_result_paging_state(const cql_result *r, size_t *len);
+
+/* Typed getters: check row/col range, the column's type and null-ness. */
+int cql_get_int(const cql_result *r, int32_t row, int32_t col, int32_t *v, cassnn_err *err);
+int cql_get_bigint(const cql_result *r, int32_t row, int32_t col, int64_t *v, cassnn_err *err);
+int cql_get_timestamp(const cql_result *r, int32_t row, int32_t col, int64_t *ms, cassnn_err *err);
+int cql_get_float(const cql_result *r, int32_t row, int32_t col, float *v, cassnn_err *err);
+int cql_get_double(const cql_result *r, int32_t row, int32_t col, double *v, cassnn_err *err);
+int cql_get_boolean(const cql_result *r, int32_t row, int32_t col, int *v, cassnn_err *err);
+int cql_get_text(const cql_result *r, int32_t row, int32_t col, cql_str *v, cassnn_err *err);
+int cql_get_blob(const cql_result *r, int32_t row, int32_t col, const uint8_t **p, size_t *len, cassnn_err *err);
+int cql_get_uuid(const cql_result *r, int32_t row, int32_t col, uint8_t out[16], cassnn_err *err);
+/* list<int> straight into a caller array (see cql_cell_list_int_u8). */
+int cql_get_list_int_u8(const cql_result *r, int32_t row, int32_t col, uint8_t *out, size_t cap, size_t *n,
+                        cassnn_err *err);
+int cql_get_list_int32(const cql_result *r, int32_t row, int32_t col, int32_t *out, size_t cap, size_t *n,
+                       cassnn_err *err);
+
+/* --------------------------------------------------------------- misc */
+
+/* Cassandra's Murmur3Partitioner token of a partition key (serialized value
+ * bytes, e.g. 4 big-endian bytes for an int key). */
+int64_t cql_murmur3_token(const uint8_t *key, size_t len);
+
+#endif

@@ -1,0 +1,68 @@
+/* connection.h - one CQL connection: a socket (optionally TLS), up to
+ * CQL_CONN_STREAMS requests in flight told apart by stream id, and a reader
+ * thread that completes them. Private to the cql module; the session
+ * (cql.h) is the public face.
+ *
+ * Lifecycle of a request: cql_conn_submit takes a free stream id, writes the
+ * frame and returns; exactly one completion call follows, from the reader
+ * thread: the response, a timeout (the per-request deadline passed; the
+ * stream stays reserved until the late answer arrives, so ids are never
+ * confused), or a connection error (socket closed/failed, malformed frame),
+ * after which the connection is dead and every pending request fails.
+ */
+#ifndef CASSNN_CQL_CONNECTION_H
+#define CASSNN_CQL_CONNECTION_H
+
+#include <openssl/ssl.h>
+
+#include "cassnn/cql_codec.h"
+
+#define CQL_CONN_STREAMS 2048
+
+/* A complete response; the callee owns body (free()). body + offset is the
+ * body proper (after tracing id / warnings / custom payload). */
+typedef struct cql_response {
+    cql_frame_header h;
+    uint8_t *body;
+    size_t len, offset;
+} cql_response;
+
+/* Exactly one of resp and err is non-NULL. */
+typedef void (*cql_conn_done)(void *user, cql_response *resp, const cassnn_err *err);
+
+typedef struct cql_conn_opts {
+    int connect_timeout_ms;
+    int compression;              /* ask for LZ4 */
+    const char *keyspace;         /* USE'd during the handshake; NULL = none */
+    const char *username, *password;
+    SSL_CTX *ssl_ctx;             /* non-NULL: TLS */
+    const char *sni;              /* TLS server name (default: host) */
+    int verify_host;              /* check the certificate names sni/host */
+} cql_conn_opts;
+
+typedef struct cql_conn cql_conn;
+
+/* Connects, handshakes (STARTUP, auth, USE keyspace) and starts the reader. */
+int cql_conn_open(cql_conn **out, const char *host, int port, const cql_conn_opts *o, cassnn_err *err);
+
+/* Sends one request frame (as encoded: its stream field is overwritten, and
+ * it may be compressed in place). 0: the completion will be called exactly
+ * once. -1 (err set, no completion): the connection is dead or has no free
+ * stream. timeout_ms <= 0: no deadline. */
+int cql_conn_submit(cql_conn *c, cql_buf *frame, int timeout_ms, cql_conn_done done, void *user, cassnn_err *err);
+
+/* Sends a frame and waits for its response (helper for handshakes and
+ * control queries). */
+int cql_conn_call(cql_conn *c, cql_buf *frame, int timeout_ms, cql_response *resp, cassnn_err *err);
+
+int cql_conn_is_dead(const cql_conn *c);
+int cql_conn_inflight(const cql_conn *c);
+const char *cql_conn_peer(const cql_conn *c); /* "host:port" */
+
+/* Shuts the socket down, fails pending requests, joins the reader, frees. */
+void cql_conn_close(cql_conn *c);
+
+/* Milliseconds on the monotonic clock. */
+int64_t cql_now_ms(void);
+
+#endif

@@ -1,0 +1,18 @@
+/* cql_test_env.h - where the db tests find the node (CASSNN_HOST /
+ * CASSNN_PORT, default 127.0.0.1:9042). A db test fails, never skips, when
+ * the node is not there. */
+#ifndef CASSNN_TESTS_CQL_ENV_H
+#define CASSNN_TESTS_CQL_ENV_H
+
+#include <stdlib.h>
+
+#include "cassnn/cql.h"
+
+static inline void cql_test_config(cql_config *cfg) {
+    cql_config_init(cfg);
+    const char *h = getenv("CASSNN_HOST"), *p = getenv("CASSNN_PORT");
+    if (h && *h) cfg->contact_points = h;
+    if (p && *p) cfg->port = atoi(p);
+}
+
+#endif
