@@ -17,5 +17,6 @@ typedef struct cassnn_command {
 } cassnn_command;
 
 int cmd_cluster(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

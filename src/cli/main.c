@@ -6,6 +6,7 @@
 
 static const cassnn_command commands[] = {
     {"cluster", cmd_cluster, "start|stop|status the local Cassandra node(s)"},
+    {"train", cmd_train, "train a model on IDX files in memory (--idx DIR)"},
 };
 
 static void usage(FILE *out) {
