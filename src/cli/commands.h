@@ -18,5 +18,7 @@ typedef struct cassnn_command {
 
 int cmd_cluster(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
 
 #endif

@@ -7,6 +7,8 @@
 static const cassnn_command commands[] = {
     {"cluster", cmd_cluster, "start|stop|status the local Cassandra node(s)"},
     {"train", cmd_train, "train a model on IDX files in memory (--idx DIR)"},
+    {"schema", cmd_schema, "create the keyspace, tables and indexes"},
+    {"ingest", cmd_ingest, "load MNIST images (CSV, IDX, PNG) into the raw tables"},
 };
 
 static void usage(FILE *out) {
