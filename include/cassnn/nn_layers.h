@@ -25,13 +25,20 @@ typedef struct nn_conv_shape {
 /* Floats of the im2row buffer one image needs: out_h*out_w rows of in_c*k*k. */
 long nn_conv2d_patch_floats(const nn_conv_shape *s);
 
+/* The forward pass runs one sgemm per block of this many images, which
+ * keeps BLAS in its efficient regime (a single image's matrices are tiny). */
+#define NN_CONV_BLOCK 16
+
+/* Floats of the scratch buffer forward and backward need. */
+long nn_conv2d_scratch_floats(const nn_conv_shape *s);
+
 /* Conv2d, weight [out_c][in_c][k][k] (PyTorch layout), bias [out_c].
- * patches holds n images' im2row buffers when keep_patches (training, for
- * backward), else one image's buffer reused for each image (inference). */
-void nn_conv2d_forward(float *out, float *patches, int keep_patches, const float *in,
-                       const float *weight, const float *bias, int n, const nn_conv_shape *s);
-/* scratch: nn_conv2d_patch_floats(s) floats, used only on dense gradients.
- * The kernel chooses per image between dense BLAS and a sparse path that
+ * patches holds all n images' im2row buffers when keep_patches (training:
+ * backward reads them), else NN_CONV_BLOCK images' worth, reused. */
+void nn_conv2d_forward(float *out, float *patches, int keep_patches, float *scratch,
+                       const float *in, const float *weight, const float *bias, int n,
+                       const nn_conv_shape *s);
+/* The kernel chooses per image between dense BLAS and a sparse path that
  * visits only non-zero output gradients (after max-pool, ReLU and dropout
  * most are zero). */
 void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch,

@@ -18,7 +18,7 @@ typedef struct worker {
     float **gin;          /* [layer] gradient w.r.t. the layer's input */
     float **aux;          /* [layer] conv patches or dropout masks */
     int32_t **argmax;     /* [layer] max-pool argmax */
-    float *scratch;       /* dense conv backward: one image's patch gradient */
+    float *scratch;       /* conv: one block's sgemm output, or one image's patch gradient */
     float *gout;          /* gradient w.r.t. the log-probabilities */
     float *grads;         /* this chunk's parameter gradients */
     const float **x;      /* [layer+1] activations of the current call */
@@ -69,7 +69,7 @@ static void forward(nn_exec *e, worker *w, int i0, int cnt) {
         const nn_conv_shape s = shape_of(l);
         switch (l->kind) {
         case NN_CONV2D:
-            nn_conv2d_forward(out, w->aux[li], training, in, net->params + l->weight_off,
+            nn_conv2d_forward(out, w->aux[li], training, w->scratch, in, net->params + l->weight_off,
                               net->params + l->bias_off, cnt, &s);
             break;
         case NN_LINEAR:
@@ -269,9 +269,10 @@ static int alloc_worker(nn_exec *e, worker *w) {
         if (l->kind == NN_CONV2D) {
             const nn_conv_shape s = shape_of(l);
             const long patch = nn_conv2d_patch_floats(&s);
-            /* kept per image for backward; inference reuses one image's */
-            w->aux[i] = alloc_floats((long)(train_chunk > 1 ? train_chunk : 1) * patch, &failed);
-            if (patch > scratch) scratch = patch;
+            /* kept per image for backward; inference reuses one block's */
+            const long keep = train_chunk > NN_CONV_BLOCK ? train_chunk : NN_CONV_BLOCK;
+            w->aux[i] = alloc_floats(keep * patch, &failed);
+            if (nn_conv2d_scratch_floats(&s) > scratch) scratch = nn_conv2d_scratch_floats(&s);
         } else if (l->kind == NN_DROPOUT) {
             w->aux[i] = alloc_floats((long)train_chunk * out, &failed);
         } else if (l->kind == NN_DROPOUT2D) {

