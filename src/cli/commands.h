@@ -20,5 +20,6 @@ int cmd_cluster(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
+int cmd_cql(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@ static const cassnn_command commands[] = {
     {"cluster", cmd_cluster, "start|stop|status the local Cassandra node(s)"},
     {"train", cmd_train, "train a model on IDX files in memory (--idx DIR)"},
     {"schema", cmd_schema, "create the keyspace, tables and indexes"},
+    {"cql", cmd_cql, "run one CQL statement and print every result row"},
     {"ingest", cmd_ingest, "load MNIST images (CSV, IDX, PNG) into the raw tables"},
 };
 
