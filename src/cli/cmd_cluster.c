@@ -1,29 +1,22 @@
-/* cmd_cluster.c - `cassnn cluster start|stop|status [-n N]`: the local
+/* cmd_cluster.c - `cassnn cluster start|stop|status|fetch [-n N]`: the local
  * Cassandra node(s), managed by tools/cassandra/cassandra-node. The launcher is
  * a shell script because starting a JVM is process management, not C work;
- * this command only finds it (CASSNN_HOME, else the source tree cassnn was
- * built from) and hands over. */
+ * this command finds it (CASSNN_HOME, else the source tree cassnn was built
+ * from), runs it, and after start/status asks the node itself, over the CQL
+ * protocol, what it supports (OPTIONS -> SUPPORTED). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cassnn/cql.h"
 #include "commands.h"
+#include "connect.h"
 
-int cmd_cluster(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc < 2 ? stderr : stdout,
-                "usage: cassnn cluster start|stop|status|fetch [-n NODES]\n"
-                "  start   start NODES local nodes (default 1) on 127.0.0.1..127.0.0.N:9042\n"
-                "          and wait until each answers CQL\n"
-                "  stop    stop every local node cleanly\n"
-                "  status  show which local nodes run and answer\n"
-                "  fetch   download the Cassandra 5.0 jars with mvn (start does it when needed)\n"
-                "Data and logs live under $CASSNN_HOME/var (default: the source tree).\n");
-        return argc < 2 ? 2 : 0;
-    }
+static int run_launcher(int argc, char **argv) {
     const char *home = getenv("CASSNN_HOME");
     if (!home || !*home) home = CASSNN_SOURCE_DIR;
     char launcher[PATH_MAX];
@@ -36,9 +29,63 @@ int cmd_cluster(int argc, char **argv) {
     }
     args[0] = launcher;
     for (int i = 1; i < argc; i++) args[i] = argv[i];
-    execv(launcher, args);
-    fprintf(stderr, "cassnn cluster: cannot run %s: %s (set CASSNN_HOME to the cassnn tree)\n",
-            launcher, strerror(errno));
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(launcher, args);
+        fprintf(stderr, "cassnn cluster: cannot run %s: %s (set CASSNN_HOME to the cassnn tree)\n",
+                launcher, strerror(errno));
+        _exit(127);
+    }
     free(args);
-    return 1;
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+        fprintf(stderr, "cassnn cluster: cannot run %s: %s\n", launcher, strerror(errno));
+        return 1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* Prints the node's SUPPORTED answer, e.g.
+ *   127.0.0.1:9042 SUPPORTED CQL_VERSION=[3.4.7] PROTOCOL_VERSIONS=[3/v3, 4/v4, 5/v5] ... */
+static int print_supported(void) {
+    cql_session *s = NULL;
+    cassnn_err err = {0};
+    cql_multimap m = {0};
+    if (cli_connect(NULL, 0, 0, &s, &err) || cql_options(s, &m, &err)) {
+        fprintf(stderr, "cassnn cluster: the node does not answer CQL: %s\n", err.msg);
+        cql_session_close(s);
+        return 1;
+    }
+    const char *host = getenv("CASSNN_HOST");
+    printf("%s:%s answered OPTIONS with SUPPORTED:", host && *host ? host : "127.0.0.1",
+           getenv("CASSNN_PORT") ? getenv("CASSNN_PORT") : "9042");
+    for (size_t i = 0; i < m.n; i++) {
+        printf(" %s=[", m.entries[i].key);
+        for (size_t j = 0; j < m.entries[i].n_values; j++)
+            printf("%s%s", j ? ", " : "", m.entries[i].values[j]);
+        printf("]");
+    }
+    printf("\n");
+    cql_multimap_free(&m);
+    cql_session_close(s);
+    return 0;
+}
+
+int cmd_cluster(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fprintf(argc < 2 ? stderr : stdout,
+                "usage: cassnn cluster start|stop|status|fetch [-n NODES]\n"
+                "  start   start NODES local nodes (default 1) on 127.0.0.1..127.0.0.N:9042,\n"
+                "          wait until each answers CQL, then show what the node supports\n"
+                "  stop    stop every local node cleanly\n"
+                "  status  show which local nodes run and what the node answers\n"
+                "  fetch   download the Cassandra 5.0 jars with mvn (start does it when needed)\n"
+                "Data and logs live under $CASSNN_HOME/var (default: the source tree).\n");
+        return argc < 2 ? 2 : 0;
+    }
+    int rc = run_launcher(argc, argv);
+    if (rc == 0 && (!strcmp(argv[1], "start") || !strcmp(argv[1], "status")))
+        rc = print_supported();
+    return rc;
 }

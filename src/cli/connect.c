@@ -24,7 +24,7 @@ static int flag_value(int argc, char **argv, int *i, const char **out, cassnn_er
 }
 
 int cli_conn_flag(cli_conn_opts *o, int argc, char **argv, int *i, cassnn_err *err) {
-    const char *a = argv[*i], *v;
+    const char *a = argv[*i], *v = NULL;
     if (!strcmp(a, "--host")) return flag_value(argc, argv, i, &o->host, err);
     if (!strcmp(a, "--credentials")) return flag_value(argc, argv, i, &o->credentials_file, err);
     if (!strcmp(a, "--ca")) return flag_value(argc, argv, i, &o->ca, err);

@@ -486,15 +486,15 @@ int cql_decode_supported(const uint8_t *body, size_t len, cql_multimap *out, cas
     if (!out->entries) return cassnn_err_set(err, "cql supported: out of memory");
     for (uint16_t i = 0; i < n; i++) {
         struct cql_multimap_entry *e = &out->entries[i];
-        cql_str k;
-        uint16_t nv;
+        cql_str k = {0};
+        uint16_t nv = 0;
         if (rd_str(&r, &k, err) || cql_rd_u16(&r, &nv, err)) goto fail;
         out->n++;
         e->key = dup_str(k.p, k.len);
         e->values = calloc(nv ? nv : 1, sizeof *e->values);
         if (!e->key || !e->values) goto oom;
         for (uint16_t j = 0; j < nv; j++) {
-            cql_str v;
+            cql_str v = {0};
             if (rd_str(&r, &v, err)) goto fail;
             if (!(e->values[j] = dup_str(v.p, v.len))) goto oom;
             e->n_values++;
