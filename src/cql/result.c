@@ -358,8 +358,10 @@ static int rd_rows(cql_rd *rd, cql_result *r, const cql_metadata *columns, cassn
     }
     if (cql_rd_i32(rd, &r->n_rows, err)) return -1;
     size_t ncols = (size_t)r->meta.n_columns;
-    /* Each cell has at least its 4-byte length: bounds the allocation. */
-    if (r->n_rows < 0 || (ncols && (size_t)r->n_rows > (rd->len - rd->pos) / (4 * ncols)))
+    /* Each cell has at least its 4-byte length: bounds the allocation. Rows
+     * without columns do not occur in practice; bounding them by the body
+     * size keeps a hostile count from making callers loop for billions. */
+    if (r->n_rows < 0 || (size_t)r->n_rows > (rd->len - rd->pos) / (4 * (ncols ? ncols : 1)))
         return cassnn_err_code(err, CQL_ERR_CONNECTION, "cql decode: row count %d does not fit the body",
                                r->n_rows);
     size_t ncells = (size_t)r->n_rows * ncols;
