@@ -112,6 +112,12 @@ int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval
 void nn_exec_free(nn_exec *e);
 int nn_exec_threads(const nn_exec *e);
 
+/* Training steps run so far; the dropout masks of the next step are keyed by
+ * it. Setting it lets a run resumed from a checkpoint draw the same masks as
+ * the uninterrupted run (added for the registry's --resume). */
+uint64_t nn_exec_step(const nn_exec *e);
+void nn_exec_set_step(nn_exec *e, uint64_t step);
+
 /* Forward and backward over n <= max_train_batch images x (n x in_c x in_h x
  * in_w, normalised floats): sets net->grads to the gradient of the mean NLL
  * loss, returns that mean loss in *loss_mean and the number of correct

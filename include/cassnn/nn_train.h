@@ -75,6 +75,7 @@ typedef struct nn_train_config {
     int batch_size;
     int log_interval;          /* report every this many batches (0 = never) */
     const nn_lr_schedule *lr;  /* NULL: keep the optimizer's lr */
+    long first_batch;          /* batch index the source starts at (a resumed epoch); 0 normally */
 } nn_train_config;
 
 /* What a progress callback sees, in PyTorch's terms. */

@@ -358,6 +358,10 @@ void nn_exec_free(nn_exec *e) {
 
 int nn_exec_threads(const nn_exec *e) { return e->threads; }
 
+uint64_t nn_exec_step(const nn_exec *e) { return e->step; }
+
+void nn_exec_set_step(nn_exec *e, uint64_t step) { e->step = step; }
+
 void nn_exec_train_batch(nn_exec *e, const float *x, const int32_t *labels, int n, int dropout,
                          double *loss_mean, int *correct) {
     e->mode = dropout ? RUN_TRAIN : RUN_TRAIN_NO_DROPOUT;

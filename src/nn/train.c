@@ -155,7 +155,7 @@ int nn_train_epoch(nn_exec *e, nn_net *net, nn_optim *opt, nn_batch_source *src,
     double loss_weighted = 0.0;
     const double start = now_seconds();
     if (src->begin_epoch(src->ctx, epoch, err)) goto done;
-    for (long batch = 0;; batch++) {
+    for (long batch = cfg->first_batch;; batch++) {
         const int n = src->next(src->ctx, b.x, b.labels, cfg->batch_size, err);
         if (n < 0) goto done;
         if (n == 0) break;
