@@ -22,27 +22,21 @@ typedef struct nn_conv_shape {
     int k, stride, pad;
 } nn_conv_shape;
 
-/* Floats of the im2row buffer one image needs: out_h*out_w rows of in_c*k*k. */
-long nn_conv2d_patch_floats(const nn_conv_shape *s);
-
-/* The forward pass runs one sgemm per block of this many images, which
- * keeps BLAS in its efficient regime (a single image's matrices are tiny). */
+/* Images per sgemm when the forward pass goes through im2row: one call per
+ * block keeps BLAS efficient (a single image's matrices are tiny). */
 #define NN_CONV_BLOCK 16
 
-/* Floats of the scratch buffer forward and backward need. */
+/* Floats of the scratch buffer the conv kernels need (forward and backward
+ * share one: nothing survives from one call to the next). */
 long nn_conv2d_scratch_floats(const nn_conv_shape *s);
 
-/* Conv2d, weight [out_c][in_c][k][k] (PyTorch layout), bias [out_c].
- * patches holds all n images' im2row buffers when keep_patches (training:
- * backward reads them), else NN_CONV_BLOCK images' worth, reused. */
-void nn_conv2d_forward(float *out, float *patches, int keep_patches, float *scratch,
-                       const float *in, const float *weight, const float *bias, int n,
-                       const nn_conv_shape *s);
-/* The kernel chooses per image between dense BLAS and a sparse path that
- * visits only non-zero output gradients (after max-pool, ReLU and dropout
- * most are zero). */
+/* Conv2d, weight [out_c][in_c][k][k] (PyTorch layout), bias [out_c]. */
+void nn_conv2d_forward(float *out, float *scratch, const float *in, const float *weight,
+                       const float *bias, int n, const nn_conv_shape *s);
+/* in is the forward input. Weight gradients visit only the non-zero output
+ * gradients when most are zero (after max-pool, ReLU and dropout). */
 void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch,
-                        const float *dout, const float *patches, const float *weight, int n,
+                        const float *dout, const float *in, const float *weight, int n,
                         const nn_conv_shape *s);
 
 /* Max pooling (no padding, floor mode like PyTorch); argmax records which

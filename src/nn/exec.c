@@ -16,9 +16,9 @@ enum run_mode { RUN_EVAL, RUN_TRAIN, RUN_TRAIN_NO_DROPOUT };
 typedef struct worker {
     float **out;          /* [layer] output activations; NULL where the layer aliases its input */
     float **gin;          /* [layer] gradient w.r.t. the layer's input */
-    float **aux;          /* [layer] conv patches or dropout masks */
+    float **aux;          /* [layer] dropout masks */
     int32_t **argmax;     /* [layer] max-pool argmax */
-    float *scratch;       /* conv: one block's sgemm output, or one image's patch gradient */
+    float *scratch;       /* conv kernels' scratch, shared by every conv layer */
     float *gout;          /* gradient w.r.t. the log-probabilities */
     float *grads;         /* this chunk's parameter gradients */
     const float **x;      /* [layer+1] activations of the current call */
@@ -60,7 +60,7 @@ static long in_size(const nn_layer *l) { return (long)l->in_c * l->in_h * l->in_
 /* Forward of images [i0, i0+cnt) through every layer. */
 static void forward(nn_exec *e, worker *w, int i0, int cnt) {
     const nn_net *net = e->net;
-    const int training = e->mode != RUN_EVAL, dropout = e->mode == RUN_TRAIN;
+    const int dropout = e->mode == RUN_TRAIN;
     for (int li = 0; li < net->n_layers; li++) {
         const nn_layer *l = &net->layers[li];
         const float *in = w->x[li];
@@ -69,7 +69,7 @@ static void forward(nn_exec *e, worker *w, int i0, int cnt) {
         const nn_conv_shape s = shape_of(l);
         switch (l->kind) {
         case NN_CONV2D:
-            nn_conv2d_forward(out, w->aux[li], training, w->scratch, in, net->params + l->weight_off,
+            nn_conv2d_forward(out, w->scratch, in, net->params + l->weight_off,
                               net->params + l->bias_off, cnt, &s);
             break;
         case NN_LINEAR:
@@ -118,7 +118,7 @@ static void backward(nn_exec *e, worker *w, int cnt) {
         switch (l->kind) {
         case NN_CONV2D:
             nn_conv2d_backward(din, w->grads + l->weight_off, w->grads + l->bias_off, w->scratch,
-                               dout, w->aux[li], net->params + l->weight_off, cnt, &s);
+                               dout, w->x[li], net->params + l->weight_off, cnt, &s);
             break;
         case NN_LINEAR:
             nn_linear_backward(din, w->grads + l->weight_off, w->grads + l->bias_off, dout,
@@ -268,10 +268,6 @@ static int alloc_worker(nn_exec *e, worker *w) {
             w->gin[i] = alloc_floats((long)train_chunk * in_size(l), &failed);
         if (l->kind == NN_CONV2D) {
             const nn_conv_shape s = shape_of(l);
-            const long patch = nn_conv2d_patch_floats(&s);
-            /* kept per image for backward; inference reuses one block's */
-            const long keep = train_chunk > NN_CONV_BLOCK ? train_chunk : NN_CONV_BLOCK;
-            w->aux[i] = alloc_floats(keep * patch, &failed);
             if (nn_conv2d_scratch_floats(&s) > scratch) scratch = nn_conv2d_scratch_floats(&s);
         } else if (l->kind == NN_DROPOUT) {
             w->aux[i] = alloc_floats((long)train_chunk * out, &failed);

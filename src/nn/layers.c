@@ -2,194 +2,321 @@
 #include "cassnn/nn_layers.h"
 
 #include <cblas.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
-/* ---- Conv2d: im2row + sgemm --------------------------------------------- */
+/* ---- 16-lane vectors --------------------------------------------------------
+ * The conv kernels work on short spans (a kernel row of k floats, an output
+ * row of out_w floats). These helpers load and store lanes [lo, hi) of a
+ * 16-float vector: masked AVX-512 instructions where available (masked-off
+ * lanes are never accessed), plain loops otherwise. */
+#ifdef __AVX512F__
+typedef __m512 vec16;
+static inline __mmask16 lane_mask(int lo, int hi) {
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+static inline vec16 v_zero(void) { return _mm512_setzero_ps(); }
+static inline vec16 v_set(float x) { return _mm512_set1_ps(x); }
+/* lanes [lo, hi) = p[lane], others 0; p + lo .. p + hi - 1 must be valid */
+static inline vec16 v_load(const float *p, int lo, int hi) {
+    return _mm512_maskz_loadu_ps(lane_mask(lo, hi), p);
+}
+static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
+    return _mm512_fmadd_ps(_mm512_set1_ps(a), x, acc);
+}
+static inline vec16 v_add(vec16 a, vec16 b) { return _mm512_add_ps(a, b); }
+static inline void v_store(float *p, vec16 v, int n) {
+    _mm512_mask_storeu_ps(p, lane_mask(0, n), v);
+}
+static inline void v_store_add(float *p, vec16 v, int n) {
+    const __mmask16 m = lane_mask(0, n);
+    _mm512_mask_storeu_ps(p, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), v));
+}
+/* bit t set where p[t] != 0, for t < n <= 16 */
+static inline uint32_t nonzero_bits(const float *p, int n) {
+    return _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(lane_mask(0, n), p), _mm512_setzero_ps(),
+                              _CMP_NEQ_UQ);
+}
+#else
+typedef struct vec16 {
+    float f[16];
+} vec16;
+static inline vec16 v_zero(void) { return (vec16){{0}}; }
+static inline vec16 v_set(float x) {
+    vec16 v;
+    for (int t = 0; t < 16; t++) v.f[t] = x;
+    return v;
+}
+static inline vec16 v_load(const float *p, int lo, int hi) {
+    vec16 v = {{0}};
+    for (int t = lo; t < hi; t++) v.f[t] = p[t];
+    return v;
+}
+static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
+    for (int t = 0; t < 16; t++) acc.f[t] += a * x.f[t];
+    return acc;
+}
+static inline vec16 v_add(vec16 a, vec16 b) {
+    for (int t = 0; t < 16; t++) a.f[t] += b.f[t];
+    return a;
+}
+static inline void v_store(float *p, vec16 v, int n) {
+    for (int t = 0; t < n; t++) p[t] = v.f[t];
+}
+static inline void v_store_add(float *p, vec16 v, int n) {
+    for (int t = 0; t < n; t++) p[t] += v.f[t];
+}
+static inline uint32_t nonzero_bits(const float *p, int n) {
+    uint32_t bits = 0;
+    for (int t = 0; t < n; t++) bits |= (uint32_t)(p[t] != 0.0f) << t;
+    return bits;
+}
+#endif
 
-long nn_conv2d_patch_floats(const nn_conv_shape *s) {
-    return (long)s->out_h * s->out_w * s->in_c * s->k * s->k;
+/* ---- Conv2d ---------------------------------------------------------------------
+ * Forward: a direct convolution vectorised along output rows when the
+ * reduction is short (in_c*k*k <= 64, e.g. the 1-channel first layer, where
+ * sgemm would spend its time packing), else im2row + one sgemm per block of
+ * NN_CONV_BLOCK images.
+ * Backward: dweight and dbias visit only non-zero output gradients (after
+ * max-pool, ReLU and dropout most are zero), reading the windows straight
+ * from the input; din = col2im(weight^T * dout) with one sgemm. Nothing is
+ * kept from the forward pass but its input. */
+
+#define DIRECT_MAX_REDUCTION 64
+
+static int row_count(const nn_conv_shape *s) { return s->in_c * s->k * s->k; }
+static int positions_of(const nn_conv_shape *s) { return s->out_h * s->out_w; }
+static int use_direct(const nn_conv_shape *s) {
+    return s->stride == 1 && s->pad == 0 && row_count(s) <= DIRECT_MAX_REDUCTION;
+}
+/* the sparse weight-gradient path reads k-wide input windows as one vector */
+static int use_window_path(const nn_conv_shape *s) {
+    return s->stride == 1 && s->pad == 0 && s->k <= 16;
+}
+
+long nn_conv2d_scratch_floats(const nn_conv_shape *s) {
+    const long positions = positions_of(s), row = row_count(s);
+    const long forward = use_direct(s) ? 0 : NN_CONV_BLOCK * positions * (row + s->out_c);
+    /* backward: patches of one image (dense path), weight^T*dout, non-zero list */
+    const long backward = positions * row * 2 + 2 * positions;
+    return forward > backward ? forward : backward;
 }
 
 /* patches[p][(c*k + ky)*k + kx] = in[c][oy*stride - pad + ky][ox*stride - pad + kx]
- * (0 outside the image), p = oy*out_w + ox. Row-per-output-position keeps
- * each patch contiguous, which the sparse backward walks. */
+ * (0 outside the image), p = oy*out_w + ox. */
 static void im2row(float *patches, const float *in, const nn_conv_shape *s) {
-    const int k = s->k, kk = k * k, row = s->in_c * kk;
+    const int k = s->k, kk = k * k, row = row_count(s);
     for (int oy = 0; oy < s->out_h; oy++) {
         for (int ox = 0; ox < s->out_w; ox++) {
             float *dst = patches + (long)(oy * s->out_w + ox) * row;
             const int y0 = oy * s->stride - s->pad, x0 = ox * s->stride - s->pad;
+            const int inside = x0 >= 0 && x0 + k <= s->in_w && y0 >= 0 && y0 + k <= s->in_h;
             for (int c = 0; c < s->in_c; c++) {
                 const float *plane = in + (long)c * s->in_h * s->in_w;
                 for (int ky = 0; ky < k; ky++) {
                     const int y = y0 + ky;
                     float *d = dst + c * kk + ky * k;
-                    if (y < 0 || y >= s->in_h) {
-                        memset(d, 0, sizeof(float) * (size_t)k);
+                    if (inside && k <= 16) {
+                        v_store(d, v_load(plane + (long)y * s->in_w + x0, 0, k), k);
                         continue;
                     }
-                    const float *src = plane + (long)y * s->in_w;
-                    if (x0 >= 0 && x0 + k <= s->in_w) {
-                        /* k is small (3..7): a loop beats a memcpy call */
-                        for (int kx = 0; kx < k; kx++) d[kx] = src[x0 + kx];
-                    } else {
-                        for (int kx = 0; kx < k; kx++) {
-                            const int x = x0 + kx;
-                            d[kx] = (x >= 0 && x < s->in_w) ? src[x] : 0.0f;
+                    for (int kx = 0; kx < k; kx++) {
+                        const int x = x0 + kx;
+                        d[kx] = (y >= 0 && y < s->in_h && x >= 0 && x < s->in_w)
+                                    ? plane[(long)y * s->in_w + x]
+                                    : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* din[c][y][x] = sum over (ky, kx) of dcol[(c*k + ky)*k + kx][oy*out_w + ox]
+ * where (y, x) = (oy*stride - pad + ky, ox*stride - pad + kx). */
+static void col2im(float *din, const float *dcol, const nn_conv_shape *s) {
+    const int k = s->k, P = positions_of(s);
+    if (s->stride != 1) {
+        memset(din, 0, sizeof(float) * (size_t)s->in_c * s->in_h * s->in_w);
+        for (int c = 0; c < s->in_c; c++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    const float *src = dcol + (long)((c * k + ky) * k + kx) * P;
+                    for (int oy = 0; oy < s->out_h; oy++) {
+                        const int y = oy * s->stride - s->pad + ky;
+                        if (y < 0 || y >= s->in_h) continue;
+                        float *d = din + ((long)c * s->in_h + y) * s->in_w;
+                        for (int ox = 0; ox < s->out_w; ox++) {
+                            const int x = ox * s->stride - s->pad + kx;
+                            if (x >= 0 && x < s->in_w) d[x] += src[oy * s->out_w + ox];
                         }
                     }
                 }
-            }
-        }
-    }
-}
-
-/* Adds the weight window w[c][ky][kx] * g into din around output position
- * (oy, ox): the input gradient of one output value. */
-static void scatter_window(float *din, const float *w, float g, int oy, int ox,
-                           const nn_conv_shape *s) {
-    const int k = s->k;
-    const int y0 = oy * s->stride - s->pad, x0 = ox * s->stride - s->pad;
-    if (y0 >= 0 && x0 >= 0 && y0 + k <= s->in_h && x0 + k <= s->in_w) {
-        for (int c = 0; c < s->in_c; c++) {
-            float *d = din + ((long)c * s->in_h + y0) * s->in_w + x0;
-            const float *wc = w + c * k * k;
-            for (int ky = 0; ky < k; ky++, d += s->in_w)
-                for (int kx = 0; kx < k; kx++) d[kx] += g * wc[ky * k + kx];
-        }
         return;
     }
-    for (int c = 0; c < s->in_c; c++) {
-        float *plane = din + (long)c * s->in_h * s->in_w;
-        const float *wc = w + c * k * k;
-        for (int ky = 0; ky < k; ky++) {
-            const int y = y0 + ky;
-            if (y < 0 || y >= s->in_h) continue;
-            float *d = plane + (long)y * s->in_w;
-            for (int kx = 0; kx < k; kx++) {
-                const int x = x0 + kx;
-                if (x >= 0 && x < s->in_w) d[x] += g * wc[ky * k + kx];
-            }
-        }
-    }
-}
-
-/* The inverse of im2row: sums each patch entry back into its input pixel. */
-static void row2im(float *din, const float *dpatches, const nn_conv_shape *s) {
-    const int k = s->k, kk = k * k, row = s->in_c * kk;
-    memset(din, 0, sizeof(float) * (size_t)s->in_c * s->in_h * s->in_w);
-    for (int oy = 0; oy < s->out_h; oy++) {
-        for (int ox = 0; ox < s->out_w; ox++) {
-            const float *src = dpatches + (long)(oy * s->out_w + ox) * row;
-            const int y0 = oy * s->stride - s->pad, x0 = ox * s->stride - s->pad;
-            for (int c = 0; c < s->in_c; c++) {
-                float *plane = din + (long)c * s->in_h * s->in_w;
+    /* Stride 1: each input row is one register accumulator; the term of
+     * (ky, kx) is a contiguous run of a dcol row, loaded shifted by kx into
+     * the lanes it covers. Every din value is written once: no read-modify-
+     * write chains through memory. */
+    for (int c = 0; c < s->in_c; c++)
+        for (int y = 0; y < s->in_h; y++)
+            for (int x0 = 0; x0 < s->in_w; x0 += 16) {
+                const int lanes = s->in_w - x0 < 16 ? s->in_w - x0 : 16;
+                vec16 acc = v_zero();
                 for (int ky = 0; ky < k; ky++) {
-                    const int y = y0 + ky;
-                    if (y < 0 || y >= s->in_h) continue;
-                    float *d = plane + (long)y * s->in_w;
-                    const float *sp = src + c * kk + ky * k;
+                    const int oy = y + s->pad - ky;
+                    if (oy < 0 || oy >= s->out_h) continue;
                     for (int kx = 0; kx < k; kx++) {
-                        const int x = x0 + kx;
-                        if (x >= 0 && x < s->in_w) d[x] += sp[kx];
+                        /* lane t holds x = x0 + t, i.e. ox = off + t */
+                        const int off = x0 + s->pad - kx;
+                        const int lo = off < 0 ? -off : 0;
+                        const int hi = s->out_w - off < lanes ? s->out_w - off : lanes;
+                        if (lo >= hi) continue;
+                        const float *src = dcol + (long)((c * k + ky) * k + kx) * P + oy * s->out_w;
+                        /* src + off + t is only dereferenced for lanes lo..hi-1 */
+                        acc = v_add(acc, v_load(src + off, lo, hi));
                     }
                 }
+                v_store(din + ((long)c * s->in_h + y) * s->in_w + x0, acc, lanes);
             }
-        }
+}
+
+static void conv_forward_direct(float *out, const float *in, const float *weight,
+                                const float *bias, const nn_conv_shape *s) {
+    const int k = s->k, row = row_count(s);
+    for (int oc = 0; oc < s->out_c; oc++) {
+        const float *w = weight + (long)oc * row;
+        for (int oy = 0; oy < s->out_h; oy++)
+            for (int x0 = 0; x0 < s->out_w; x0 += 16) {
+                const int lanes = s->out_w - x0 < 16 ? s->out_w - x0 : 16;
+                vec16 acc = v_set(bias[oc]);
+                for (int c = 0; c < s->in_c; c++)
+                    for (int ky = 0; ky < k; ky++) {
+                        const float *src = in + ((long)c * s->in_h + oy + ky) * s->in_w + x0;
+                        const float *wr = w + (c * k + ky) * k;
+                        for (int kx = 0; kx < k; kx++)
+                            acc = v_fma(acc, wr[kx], v_load(src + kx, 0, lanes));
+                    }
+                v_store(out + ((long)oc * s->out_h + oy) * s->out_w + x0, acc, lanes);
+            }
     }
 }
 
-long nn_conv2d_scratch_floats(const nn_conv_shape *s) {
-    const long block_out = (long)NN_CONV_BLOCK * s->out_c * s->out_h * s->out_w;
-    const long patch = nn_conv2d_patch_floats(s);
-    return block_out > patch ? block_out : patch;
-}
-
-void nn_conv2d_forward(float *out, float *patches, int keep_patches, float *scratch,
-                       const float *in, const float *weight, const float *bias, int n,
-                       const nn_conv_shape *s) {
-    const int positions = s->out_h * s->out_w, row = s->in_c * s->k * s->k;
+void nn_conv2d_forward(float *out, float *scratch, const float *in, const float *weight,
+                       const float *bias, int n, const nn_conv_shape *s) {
+    const int positions = positions_of(s), row = row_count(s);
     const long in_size = (long)s->in_c * s->in_h * s->in_w;
     const long out_size = (long)s->out_c * positions;
-    const long patch_floats = nn_conv2d_patch_floats(s);
+    if (use_direct(s)) {
+        for (int i = 0; i < n; i++)
+            conv_forward_direct(out + i * out_size, in + i * in_size, weight, bias, s);
+        return;
+    }
+    float *patches = scratch;
+    float *gemm_out = scratch + (long)NN_CONV_BLOCK * positions * row;
     for (int b0 = 0; b0 < n; b0 += NN_CONV_BLOCK) {
         const int nb = n - b0 < NN_CONV_BLOCK ? n - b0 : NN_CONV_BLOCK;
-        float *p = patches + (keep_patches ? b0 * patch_floats : 0);
-        for (int i = 0; i < nb; i++) im2row(p + i * patch_floats, in + (b0 + i) * in_size, s);
-        /* scratch[oc][i*positions + q] = sum_r weight[oc][r] * patches[i*positions + q][r]:
+        for (int i = 0; i < nb; i++)
+            im2row(patches + (long)i * positions * row, in + (b0 + i) * in_size, s);
+        /* gemm_out[oc][i*positions + q] = sum_r weight[oc][r] * patches[i*positions + q][r]:
          * the whole block in one sgemm */
         const int cols = nb * positions;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->out_c, cols, row, 1.0f, weight,
-                    row, p, row, 0.0f, scratch, cols);
-        for (int i = 0; i < nb; i++) {
-            float *o = out + (b0 + i) * out_size;
+                    row, patches, row, 0.0f, gemm_out, cols);
+        for (int i = 0; i < nb; i++)
             for (int oc = 0; oc < s->out_c; oc++) {
-                const float *src = scratch + (long)oc * cols + (long)i * positions;
-                float *dst = o + (long)oc * positions;
+                const float *src = gemm_out + (long)oc * cols + (long)i * positions;
+                float *dst = out + (b0 + i) * out_size + (long)oc * positions;
                 const float b = bias[oc];
                 for (int q = 0; q < positions; q++) dst[q] = src[q] + b;
+            }
+    }
+}
+
+/* dweight and dbias of one image from its non-zero output gradients: for
+ * each output channel, the list of (position, gradient), then per input
+ * channel k register accumulators (one per kernel row) over that list. */
+static void conv_weight_grad_sparse(float *dweight, float *dbias, float *scratch, const float *g,
+                                    const float *in, const nn_conv_shape *s) {
+    const int k = s->k, P = positions_of(s), row = row_count(s);
+    int32_t *offsets = (int32_t *)scratch; /* window origin in the input plane */
+    float *vs = scratch + P;
+    for (int oc = 0; oc < s->out_c; oc++) {
+        const float *go = g + (long)oc * P;
+        /* the non-zeros, found 16 positions at a time with a vector compare:
+         * no mispredicted branch per zero */
+        int m = 0;
+        for (int base = 0; base < P; base += 16) {
+            uint32_t bits = nonzero_bits(go + base, P - base < 16 ? P - base : 16);
+            while (bits) {
+                const int q = base + __builtin_ctz(bits);
+                bits &= bits - 1;
+                offsets[m] = (q / s->out_w) * s->in_w + q % s->out_w;
+                vs[m++] = go[q];
+            }
+        }
+        if (m == 0) continue;
+        float db = 0.0f;
+        for (int j = 0; j < m; j++) db += vs[j];
+        dbias[oc] += db;
+        for (int c = 0; c < s->in_c; c++) {
+            const float *plane = in + (long)c * s->in_h * s->in_w;
+            float *dw = dweight + (long)oc * row + c * k * k;
+            for (int ky = 0; ky < k; ky++) {
+                const float *rowp = plane + (long)ky * s->in_w;
+                /* four independent chains hide the FMA latency */
+                vec16 a0 = v_zero(), a1 = v_zero(), a2 = v_zero(), a3 = v_zero();
+                int j = 0;
+                for (; j + 4 <= m; j += 4) {
+                    a0 = v_fma(a0, vs[j], v_load(rowp + offsets[j], 0, k));
+                    a1 = v_fma(a1, vs[j + 1], v_load(rowp + offsets[j + 1], 0, k));
+                    a2 = v_fma(a2, vs[j + 2], v_load(rowp + offsets[j + 2], 0, k));
+                    a3 = v_fma(a3, vs[j + 3], v_load(rowp + offsets[j + 3], 0, k));
+                }
+                for (; j < m; j++) a0 = v_fma(a0, vs[j], v_load(rowp + offsets[j], 0, k));
+                v_store_add(dw + ky * k, v_add(v_add(a0, a1), v_add(a2, a3)), k);
             }
         }
     }
 }
 
 void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch,
-                        const float *dout, const float *patches, const float *weight, int n,
+                        const float *dout, const float *in, const float *weight, int n,
                         const nn_conv_shape *s) {
-    const int positions = s->out_h * s->out_w, row = s->in_c * s->k * s->k;
+    const int P = positions_of(s), row = row_count(s);
     const long in_size = (long)s->in_c * s->in_h * s->in_w;
-    const long out_size = (long)s->out_c * positions;
-    const long patch_floats = nn_conv2d_patch_floats(s);
+    const long out_size = (long)s->out_c * P;
     for (int i = 0; i < n; i++) {
         const float *g = dout + i * out_size;
-        const float *p = patches + i * patch_floats;
-        float *dx = din ? din + i * in_size : NULL;
+        const float *x = in + i * in_size;
         long nonzero = 0;
-        for (long j = 0; j < out_size; j++) nonzero += g[j] != 0.0f;
-        /* A sparse update costs ~2*row flops per non-zero at axpy speed;
-         * dense BLAS costs ~2*row per output at several times that speed. */
-        if (nonzero * 4 < out_size) {
-            if (dx) memset(dx, 0, sizeof(float) * (size_t)in_size);
-            for (int oc = 0; oc < s->out_c; oc++) {
-                float *dw = dweight + (long)oc * row;
-                const float *w = weight + (long)oc * row;
-                const float *go = g + (long)oc * positions;
-                float db = 0.0f;
-                /* A bit mask per 64 positions, built without branches, then
-                 * walked bit by bit: no mispredicted branch per zero. */
-                for (int base = 0; base < positions; base += 64) {
-                    const int lim = positions - base < 64 ? positions - base : 64;
-                    uint64_t mask = 0;
-                    for (int j = 0; j < lim; j++) mask |= (uint64_t)(go[base + j] != 0.0f) << j;
-                    while (mask) {
-                        const int q = base + __builtin_ctzll(mask);
-                        mask &= mask - 1;
-                        const float v = go[q];
-                        db += v;
-                        const float *pq = p + (long)q * row;
-                        for (int r = 0; r < row; r++) dw[r] += v * pq[r];
-                        if (dx) scatter_window(dx, w, v, q / s->out_w, q % s->out_w, s);
-                    }
-                }
-                dbias[oc] += db;
-            }
+        for (long j = 0; j < out_size; j += 16)
+            nonzero += __builtin_popcount(nonzero_bits(g + j, out_size - j < 16 ? (int)(out_size - j) : 16));
+        /* sparse: ~k*k vector FMAs per non-zero; dense: a BLAS pass over all */
+        if (use_window_path(s) && nonzero * 4 < out_size) {
+            conv_weight_grad_sparse(dweight, dbias, scratch, g, x, s);
         } else {
             for (int oc = 0; oc < s->out_c; oc++) {
                 float db = 0.0f;
-                for (int q = 0; q < positions; q++) db += g[(long)oc * positions + q];
+                for (int q = 0; q < P; q++) db += g[(long)oc * P + q];
                 dbias[oc] += db;
             }
+            im2row(scratch, x, s);
             /* dweight[oc][r] += sum_p dout[oc][p] * patches[p][r] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->out_c, row, positions, 1.0f,
-                        g, positions, p, row, 1.0f, dweight, row);
-            if (dx) {
-                /* dpatches[p][r] = sum_oc dout[oc][p] * weight[oc][r] */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, positions, row, s->out_c,
-                            1.0f, g, positions, weight, row, 0.0f, scratch, row);
-                row2im(dx, scratch, s);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->out_c, row, P, 1.0f, g, P,
+                        scratch, row, 1.0f, dweight, row);
+        }
+        if (din) {
+            /* dcol[r][p] = sum_oc weight[oc][r] * dout[oc][p] */
+            float *dcol = scratch + (long)P * row;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, row, P, s->out_c, 1.0f, weight,
+                        row, g, P, 0.0f, dcol, P);
+            col2im(din + i * in_size, dcol, s);
         }
     }
 }

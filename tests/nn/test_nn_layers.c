@@ -63,12 +63,12 @@ static void check(const char *what, probe *p, float *x, long n, const float *ana
 typedef struct conv_ctx {
     nn_conv_shape s;
     int n;
-    float *in, *w, *b, *patches, *scratch;
+    float *in, *w, *b, *scratch;
 } conv_ctx;
 
 static void conv_fwd(probe *p) {
     conv_ctx *c = p->ctx;
-    nn_conv2d_forward(p->out, c->patches, 1, c->scratch, c->in, c->w, c->b, c->n, &c->s);
+    nn_conv2d_forward(p->out, c->scratch, c->in, c->w, c->b, c->n, &c->s);
 }
 
 /* sparsity: fraction of output gradients forced to zero, which steers the
@@ -83,7 +83,6 @@ static void run_conv_check(nn_conv_shape s, int n, float sparsity) {
     c.in = malloc(sizeof(float) * in_n);
     c.w = malloc(sizeof(float) * w_n);
     c.b = malloc(sizeof(float) * s.out_c);
-    c.patches = malloc(sizeof(float) * n * nn_conv2d_patch_floats(&s));
     float *scratch = malloc(sizeof(float) * nn_conv2d_scratch_floats(&s));
     c.scratch = scratch;
     float *din = malloc(sizeof(float) * in_n), *dw = calloc(w_n, sizeof(float));
@@ -96,17 +95,17 @@ static void run_conv_check(nn_conv_shape s, int n, float sparsity) {
     for (long i = 0; i < out_n; i++)
         if (nn_rng_uniform(&rng) < sparsity) p.r[i] = 0.0f;
     conv_fwd(&p);
-    nn_conv2d_backward(din, dw, db, scratch, p.r, c.patches, c.w, n, &s);
+    nn_conv2d_backward(din, dw, db, scratch, p.r, c.in, c.w, n, &s);
     check("conv din", &p, c.in, in_n, din);
     check("conv dweight", &p, c.w, w_n, dw);
     check("conv dbias", &p, c.b, s.out_c, db);
     /* The first layer passes din = NULL; parameter gradients must not change. */
     float *dw2 = calloc(w_n, sizeof(float)), *db2 = calloc(s.out_c, sizeof(float));
     conv_fwd(&p);
-    nn_conv2d_backward(NULL, dw2, db2, scratch, p.r, c.patches, c.w, n, &s);
+    nn_conv2d_backward(NULL, dw2, db2, scratch, p.r, c.in, c.w, n, &s);
     for (long i = 0; i < w_n; i++) assert_true(fabsf(dw2[i] - dw[i]) <= 1e-5f * (1 + fabsf(dw[i])));
     free(dw2), free(db2);
-    free(c.in), free(c.w), free(c.b), free(c.patches), free(scratch), free(din), free(dw), free(db);
+    free(c.in), free(c.w), free(c.b), free(scratch), free(din), free(dw), free(db);
     free(p.out), free(p.r);
 }
 
@@ -129,39 +128,52 @@ static void test_conv_stride_padding(void **state) {
     run_conv_check(s, 2, 0.95f);
 }
 
-/* More images than one sgemm block, and inference mode (patches reused per
- * block) giving the same outputs as training mode. */
-static void test_conv_blocks(void **state) {
-    (void)state;
-    nn_conv_shape s = {.in_c = 2, .in_h = 5, .in_w = 5, .out_c = 3, .k = 3, .stride = 1,
-                       .out_h = 3, .out_w = 3};
-    run_conv_check(s, NN_CONV_BLOCK + 3, 0.5f);
-    const int n = 2 * NN_CONV_BLOCK + 1;
-    const long in_n = (long)n * 50, out_n = (long)n * 27;
-    float *in = malloc(sizeof(float) * in_n), w[54], b[3];
-    float *patches = malloc(sizeof(float) * n * nn_conv2d_patch_floats(&s));
+/* Forward against a direct double-precision convolution, over more images
+ * than one sgemm block, for the direct path (short reduction), the im2row
+ * path (long reduction) and strided/padded windows. */
+static void check_conv_forward(nn_conv_shape s, int n) {
+    s.out_h = (s.in_h + 2 * s.pad - s.k) / s.stride + 1;
+    s.out_w = (s.in_w + 2 * s.pad - s.k) / s.stride + 1;
+    const long in_size = (long)s.in_c * s.in_h * s.in_w, out_size = (long)s.out_c * s.out_h * s.out_w;
+    const long w_n = (long)s.out_c * s.in_c * s.k * s.k;
+    float *in = malloc(sizeof(float) * n * in_size), *w = malloc(sizeof(float) * w_n);
+    float *b = malloc(sizeof(float) * s.out_c), *out = malloc(sizeof(float) * n * out_size);
     float *scratch = malloc(sizeof(float) * nn_conv2d_scratch_floats(&s));
-    float *train = malloc(sizeof(float) * out_n), *infer = malloc(sizeof(float) * out_n);
-    fill_uniform(in, in_n, -1, 1);
-    fill_uniform(w, 54, -1, 1);
-    fill_uniform(b, 3, -1, 1);
-    nn_conv2d_forward(train, patches, 1, scratch, in, w, b, n, &s);
-    nn_conv2d_forward(infer, patches, 0, scratch, in, w, b, n, &s);
-    assert_memory_equal(train, infer, sizeof(float) * out_n);
-    /* last image against a direct convolution */
-    const float *x = in + (n - 1) * 50, *o = train + (n - 1) * 27;
-    for (int oc = 0; oc < 3; oc++)
-        for (int oy = 0; oy < 3; oy++)
-            for (int ox = 0; ox < 3; ox++) {
-                double sum = b[oc];
-                for (int c = 0; c < 2; c++)
-                    for (int ky = 0; ky < 3; ky++)
-                        for (int kx = 0; kx < 3; kx++)
-                            sum += (double)w[((oc * 2 + c) * 3 + ky) * 3 + kx] *
-                                   x[(c * 5 + oy + ky) * 5 + ox + kx];
-                assert_true(fabs(sum - o[(oc * 3 + oy) * 3 + ox]) < 1e-5);
-            }
-    free(in), free(patches), free(scratch), free(train), free(infer);
+    fill_uniform(in, n * in_size, -1, 1);
+    fill_uniform(w, w_n, -1, 1);
+    fill_uniform(b, s.out_c, -1, 1);
+    nn_conv2d_forward(out, scratch, in, w, b, n, &s);
+    for (int i = 0; i < n; i++)
+        for (int oc = 0; oc < s.out_c; oc++)
+            for (int oy = 0; oy < s.out_h; oy++)
+                for (int ox = 0; ox < s.out_w; ox++) {
+                    double sum = b[oc];
+                    for (int c = 0; c < s.in_c; c++)
+                        for (int ky = 0; ky < s.k; ky++)
+                            for (int kx = 0; kx < s.k; kx++) {
+                                const int y = oy * s.stride - s.pad + ky, x = ox * s.stride - s.pad + kx;
+                                if (y < 0 || y >= s.in_h || x < 0 || x >= s.in_w) continue;
+                                sum += (double)w[((oc * s.in_c + c) * s.k + ky) * s.k + kx] *
+                                       in[i * in_size + (c * s.in_h + y) * s.in_w + x];
+                            }
+                    const float got = out[i * out_size + (oc * s.out_h + oy) * s.out_w + ox];
+                    if (fabs(sum - got) > 1e-4 * (1 + fabs(sum)))
+                        fail_msg("conv image %d oc %d (%d,%d): %g vs %g", i, oc, oy, ox, got, sum);
+                }
+    free(in), free(w), free(b), free(out), free(scratch);
+}
+
+static void test_conv_forward_paths(void **state) {
+    (void)state;
+    const int n = 2 * NN_CONV_BLOCK + 1;
+    /* direct: 1 channel, 5x5, rows wider than one 16-lane vector */
+    check_conv_forward((nn_conv_shape){.in_c = 1, .in_h = 28, .in_w = 28, .out_c = 3, .k = 5, .stride = 1}, n);
+    /* im2row + sgemm: 8*3*3 = 72 > 64 */
+    check_conv_forward((nn_conv_shape){.in_c = 8, .in_h = 6, .in_w = 7, .out_c = 5, .k = 3, .stride = 1}, n);
+    check_conv_forward((nn_conv_shape){.in_c = 2, .in_h = 9, .in_w = 8, .out_c = 3, .k = 3, .stride = 2, .pad = 1}, 3);
+    /* wide rows through the gradient checks too (col2im's 16-lane chunks) */
+    run_conv_check((nn_conv_shape){.in_c = 1, .in_h = 6, .in_w = 21, .out_c = 2, .k = 3, .stride = 1}, 2, 0.9f);
+    run_conv_check((nn_conv_shape){.in_c = 1, .in_h = 6, .in_w = 21, .out_c = 2, .k = 3, .stride = 1, .pad = 2}, 2, 0.0f);
 }
 
 /* ---- pooling ----------------------------------------------------------------- */
@@ -381,7 +393,7 @@ int main(void) {
         cmocka_unit_test(test_conv_dense),
         cmocka_unit_test(test_conv_sparse),
         cmocka_unit_test(test_conv_stride_padding),
-        cmocka_unit_test(test_conv_blocks),
+        cmocka_unit_test(test_conv_forward_paths),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_maxpool_first_max_wins),
         cmocka_unit_test(test_avgpool),
