@@ -1,6 +1,8 @@
-/* cmd_train.c - `cassnn train --idx DIR`: trains a model on IDX files held in
- * memory, printing the PyTorch example's progress lines. The loop itself is
- * libcassnn's (nn_train_epoch); this file parses flags, loads data and prints. */
+/* cmd_train.c - `cassnn train --idx DIR | --keyspace KS`: trains a model on
+ * IDX files or on the raw tables of a keyspace, printing the PyTorch
+ * example's progress lines. The loop itself is libcassnn's (nn_train_epoch);
+ * this file parses flags, loads data and prints; with --keyspace,
+ * train_registry.c adds the checkpoints and --resume. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,15 +10,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cassnn/feed.h"
 #include "cassnn/idx.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
 #include "cassnn/nn_safetensors.h"
 #include "cassnn/nn_train.h"
+#include "cassnn/schema.h"
 #include "commands.h"
+#include "train_registry.h"
 
 typedef struct train_options {
     const char *idx_dir, *model;
+    const char *keyspace, *train_table, *test_table, *dataset, *resume, *host;
+    int port;
     int epochs, batch_size, test_batch_size, log_interval, threads;
     float lr, momentum;
     unsigned long long seed;
@@ -24,9 +31,18 @@ typedef struct train_options {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: cassnn train --idx DIR [options]\n"
+            "usage: cassnn train --idx DIR | --keyspace KS [options]\n"
             "  --idx DIR               folder with train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],\n"
             "                          t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]\n"
+            "  --keyspace KS           read the raw tables of KS and checkpoint into KS.models_train\n"
+            "                          (every log interval) and KS.models_test (after every test)\n"
+            "  --train-table T         (default raw_train; raw_train_blob for the blob layout)\n"
+            "  --test-table T          (default raw_test; raw_test_blob for the blob layout)\n"
+            "  --resume ID             continue the run of checkpoint ID (its net, optimizer state,\n"
+            "                          seed, batch size and position) up to --epochs\n"
+            "  --dataset mnist|fashion normalisation constants (default: fashion when the keyspace\n"
+            "                          name contains 'fashion', else mnist)\n"
+            "  --host H --port P       the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n"
             "  --model DESC|@FILE      model description or built-in name (default: tutorial)\n"
             "  --epochs N              (default 3)\n"
             "  --lr X                  SGD learning rate (default 0.01)\n"
@@ -100,7 +116,8 @@ static char *read_model(const char *arg, cassnn_err *err) {
 }
 
 static void print_progress(void *user, const nn_train_progress *p) {
-    (void)user;
+    train_registry *registry = user;
+    if (registry) train_registry_checkpoint(registry, p);
     printf("Train Epoch: %d [%ld/%ld (%.0f%%)]\tLoss: %.6f\n", p->epoch,
            p->batch_idx * p->batch_len, p->dataset_size,
            100.0 * (double)p->batch_idx / (double)p->batches_per_epoch, p->loss);
@@ -124,13 +141,22 @@ static int train(const train_options *o) {
     nn_net net = {0};
     nn_exec *exec = NULL;
     nn_optim opt = {0};
-    nn_memory_source train_src = {0}, test_src = {0};
+    data_feed train_src = {0}, test_src = {0};
+    train_registry registry = {0}, *checkpoints = o->keyspace ? &registry : NULL;
+    registry_train_state resume = {.epoch = 1};
     char *model = NULL;
     int rc = 1;
+    float mean, std;
+    data_feed_normalisation(o->dataset, &mean, &std);
 
-    if (load_split(o->idx_dir, "train", &train_set, &err) ||
-        load_split(o->idx_dir, "t10k", &test_set, &err))
+    if (o->keyspace) {
+        if (train_registry_open(&registry, o->host, o->port, o->keyspace, o->train_table,
+                                o->test_table, &train_set, &test_set, &err))
+            goto fail;
+    } else if (load_split(o->idx_dir, "train", &train_set, &err) ||
+               load_split(o->idx_dir, "t10k", &test_set, &err)) {
         goto fail;
+    }
     if (train_set.channels != test_set.channels || train_set.rows != test_set.rows ||
         train_set.cols != test_set.cols) {
         cassnn_err_set(&err, "%s: train images are %dx%dx%d but test images %dx%dx%d", o->idx_dir,
@@ -138,39 +164,59 @@ static int train(const train_options *o) {
                        test_set.rows, test_set.cols);
         goto fail;
     }
-    if (!(model = read_model(o->model, &err))) goto fail;
-    if (nn_net_create(&net, model, train_set.channels, train_set.rows, train_set.cols, &err))
+    uint64_t seed = o->seed;
+    int batch_size = o->batch_size;
+    if (o->resume) {
+        /* The checkpoint decides the net, optimizer, seed and batch size. */
+        if (train_registry_resume(&registry, o->resume, &net, &opt, &resume, &err)) goto fail;
+        seed = resume.seed;
+        batch_size = resume.batch_size;
+    } else {
+        if (!(model = read_model(o->model, &err))) goto fail;
+        if (nn_net_create(&net, model, train_set.channels, train_set.rows, train_set.cols, &err))
+            goto fail;
+        nn_net_init(&net, seed);
+        if (nn_optim_sgd(&opt, net.n_params, o->lr, o->momentum, 0.0f, 0.0f, 0, &err)) goto fail;
+    }
+    if (nn_exec_create(&exec, &net, batch_size, o->test_batch_size, o->threads, seed, &err) ||
+        data_feed_init(&train_src, &train_set, mean, std, 1, seed, &err) ||
+        data_feed_init(&test_src, &test_set, mean, std, 0, seed, &err) ||
+        (checkpoints && train_registry_start(checkpoints, &net, &opt, seed, batch_size, &err)))
         goto fail;
-    nn_net_init(&net, o->seed);
-    if (nn_exec_create(&exec, &net, o->batch_size, o->test_batch_size, o->threads, o->seed, &err) ||
-        nn_optim_sgd(&opt, net.n_params, o->lr, o->momentum, 0.0f, 0.0f, 0, &err) ||
-        nn_memory_source_init(&train_src, train_set.pixels, train_set.labels, (long)train_set.count,
-                              (long)data_image_size(&train_set), NN_MNIST_MEAN, NN_MNIST_STD, 1,
-                              o->seed, &err) ||
-        nn_memory_source_init(&test_src, test_set.pixels, test_set.labels, (long)test_set.count,
-                              (long)data_image_size(&test_set), NN_MNIST_MEAN, NN_MNIST_STD, 0,
-                              o->seed, &err))
-        goto fail;
+    /* Dropout masks are keyed by the step count: a resumed run continues it. */
+    nn_exec_set_step(exec, (uint64_t)opt.step);
+    data_feed_resume_at(&train_src, resume.next_batch * batch_size);
     printf("model: %s\ninput: %dx%dx%d, %ld parameters, %zu train / %zu test images, %d threads\n",
            net.description, net.in_c, net.in_h, net.in_w, net.n_params, train_set.count,
            test_set.count, nn_exec_threads(exec));
-    nn_batch_source train_batches = nn_memory_source_batches(&train_src);
-    nn_batch_source test_batches = nn_memory_source_batches(&test_src);
-    nn_train_config cfg = {.batch_size = o->batch_size, .log_interval = o->log_interval};
+    nn_batch_source train_batches = data_feed_batches(&train_src);
+    nn_batch_source test_batches = data_feed_batches(&test_src);
+    if (o->keyspace) {
+        /* What the tutorial prints first: the shape of the first test batch. */
+        const long first = test_set.count < (size_t)o->test_batch_size ? (long)test_set.count
+                                                                         : o->test_batch_size;
+        printf("first test batch: [%ld, %d, %d, %d]\n", first, test_set.channels, test_set.rows,
+               test_set.cols);
+    }
+    nn_train_config cfg = {.batch_size = batch_size, .log_interval = o->log_interval,
+                           .first_batch = resume.next_batch};
     nn_eval_stats test;
     if (run_test(exec, &net, &test_batches, o->test_batch_size, &test, &err)) goto fail;
+    if (checkpoints) train_registry_test(checkpoints, resume.epoch, &test);
     double train_seconds = 0.0, test_seconds = test.seconds;
     long train_images = 0, test_images = test.images;
-    for (int epoch = 1; epoch <= o->epochs; epoch++) {
+    for (int epoch = resume.epoch; epoch <= o->epochs; epoch++) {
         nn_epoch_stats stats;
-        if (nn_train_epoch(exec, &net, &opt, &train_batches, epoch, &cfg, print_progress, NULL,
-                           &stats, &err))
+        if (nn_train_epoch(exec, &net, &opt, &train_batches, epoch, &cfg, print_progress,
+                           checkpoints, &stats, &err))
             goto fail;
+        cfg.first_batch = 0;
         train_seconds += stats.seconds;
         train_images += stats.images;
         if (run_test(exec, &net, &test_batches, o->test_batch_size, &test, &err)) goto fail;
         test_seconds += test.seconds;
         test_images += test.images;
+        if (checkpoints) train_registry_test(checkpoints, epoch + 1, &test);
     }
     printf("Done: %d epochs, %ld training images in %.2f s = %.0f images/s training, "
            "%.0f images/s testing (%d threads); final accuracy %ld/%ld (%.2f%%)\n",
@@ -184,8 +230,10 @@ static int train(const train_options *o) {
 fail:
     fprintf(stderr, "cassnn train: %s\n", err.msg);
 done:
-    nn_memory_source_free(&train_src);
-    nn_memory_source_free(&test_src);
+    /* Waits for the checkpoint writes and reports any that failed. */
+    if (o->keyspace && train_registry_close(&registry)) rc = 1;
+    data_feed_free(&train_src);
+    data_feed_free(&test_src);
     nn_optim_free(&opt);
     nn_exec_free(exec);
     nn_net_free(&net);
@@ -197,7 +245,8 @@ done:
 
 int cmd_train(int argc, char **argv) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    train_options o = {.model = "tutorial", .epochs = 3, .batch_size = 64,
+    train_options o = {.model = "tutorial", .train_table = "raw_train", .test_table = "raw_test",
+                       .epochs = 3, .batch_size = 64,
                        .test_batch_size = 1000, .log_interval = 10,
                        .threads = cpus > 0 ? (int)cpus : 1, .lr = 0.01f, .momentum = 0.5f,
                        .seed = 1};
@@ -207,6 +256,10 @@ int cmd_train(int argc, char **argv) {
         {"momentum", required_argument, 0, 'M'},   {"batch-size", required_argument, 0, 'b'},
         {"test-batch-size", required_argument, 0, 'B'}, {"seed", required_argument, 0, 's'},
         {"log-interval", required_argument, 0, 'L'}, {"threads", required_argument, 0, 't'},
+        {"keyspace", required_argument, 0, 'k'},   {"train-table", required_argument, 0, 'T'},
+        {"test-table", required_argument, 0, 'U'}, {"dataset", required_argument, 0, 'd'},
+        {"resume", required_argument, 0, 'r'},     {"host", required_argument, 0, 'H'},
+        {"port", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -228,6 +281,13 @@ int cmd_train(int argc, char **argv) {
         case 'l': if (parse_number(flag, optarg, 0, 1e6, &v)) return 2; o.lr = (float)v; break;
         case 'M': if (parse_number(flag, optarg, 0, 1e6, &v)) return 2; o.momentum = (float)v; break;
         case 's': if (parse_number(flag, optarg, 0, 1.8e19, &v)) return 2; o.seed = (unsigned long long)v; break;
+        case 'k': o.keyspace = optarg; break;
+        case 'T': o.train_table = optarg; break;
+        case 'U': o.test_table = optarg; break;
+        case 'd': o.dataset = optarg; break;
+        case 'r': o.resume = optarg; break;
+        case 'H': o.host = optarg; break;
+        case 'P': if (parse_int(flag, optarg, 1, &o.port)) return 2; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -237,9 +297,21 @@ int cmd_train(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (!o.idx_dir) {
-        fprintf(stderr, "cassnn train: --idx DIR is required\n");
+    if (!o.idx_dir == !o.keyspace || (o.resume && !o.keyspace)) {
+        fprintf(stderr, "cassnn train: give --idx DIR or --keyspace KS (--resume needs --keyspace)\n");
         usage(stderr);
+        return 2;
+    }
+    if (!o.dataset) o.dataset = o.keyspace && strstr(o.keyspace, "fashion") ? "fashion" : "mnist";
+    float mean, std;
+    if (data_feed_normalisation(o.dataset, &mean, &std)) {
+        fprintf(stderr, "cassnn train: --dataset %s: expected mnist or fashion\n", o.dataset);
+        return 2;
+    }
+    if (o.keyspace && (!registry_valid_name(o.keyspace) || !registry_valid_name(o.train_table) ||
+                       !registry_valid_name(o.test_table))) {
+        fprintf(stderr, "cassnn train: keyspace and table names are letters, digits and _ "
+                        "(at most 48)\n");
         return 2;
     }
     return train(&o);

@@ -1,0 +1,141 @@
+/* registry.h - Cassandra as the model registry: checkpoints in models_train
+ * (one per log interval) and models_test (one per test), their blobs, and the
+ * queries over them.
+ *
+ * Blobs are safetensors (nn_safetensors.h), readable by PyTorch as-is:
+ *   network    the state_dict ("conv1.weight", ...), float32, plus metadata
+ *              "cassnn.model" (the canonical model description) and
+ *              "cassnn.input" ("CxHxW"), enough to rebuild the net;
+ *   optimizer  the optimizer's buffers ("momentum_buffer.<param>" for SGD,
+ *              "exp_avg.<param>"/"exp_avg_sq.<param>" for Adam[W]) and, as
+ *              metadata, its hyperparameters and step count plus where the
+ *              run stood: epoch, the next batch index, seed, batch size. A run
+ *              resumed from it draws the same shuffles (seed, epoch) and
+ *              dropout masks (seed, step) as the uninterrupted run, so its loss
+ *              curve is the same.
+ */
+#ifndef CASSNN_REGISTRY_H
+#define CASSNN_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cassnn/cql.h"
+#include "cassnn/nn.h"
+#include "cassnn/nn_optim.h"
+
+/* ---- ids ---- */
+
+/* A random (version 4) UUID from OpenSSL's RAND_bytes. */
+int registry_uuid_v4(uint8_t out[16], cassnn_err *err);
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (lower-case). */
+void registry_uuid_format(const uint8_t id[16], char out[37]);
+int registry_uuid_parse(const char *text, uint8_t out[16], cassnn_err *err);
+
+/* ---- blobs ---- */
+
+/* Where a training run stood when a checkpoint was taken. */
+typedef struct registry_train_state {
+    int epoch;          /* epoch the next batch belongs to (1-based) */
+    long next_batch;    /* index of the next batch within that epoch */
+    uint64_t seed;      /* init, shuffle and dropout seed of the run */
+    int batch_size;
+} registry_train_state;
+
+int registry_net_encode(const nn_net *net, uint8_t **out, size_t *len, cassnn_err *err);
+/* Rebuilds the net a network blob describes (nn_net_create from its
+ * metadata) and loads its parameters. */
+int registry_net_decode(const uint8_t *blob, size_t len, nn_net *net, cassnn_err *err);
+
+int registry_optim_encode(const nn_optim *opt, const nn_net *net, const registry_train_state *ts,
+                          uint8_t **out, size_t *len, cassnn_err *err);
+/* Recreates the optimizer (kind, hyperparameters, step, buffers) for net
+ * and fills *ts (may be NULL). */
+int registry_optim_decode(const uint8_t *blob, size_t len, const nn_net *net, nn_optim *opt,
+                          registry_train_state *ts, cassnn_err *err);
+
+/* ---- rows ---- */
+
+typedef enum registry_table { REGISTRY_TRAIN, REGISTRY_TEST } registry_table;
+
+/* models_train / models_test */
+const char *registry_table_name(registry_table t);
+
+typedef struct registry_model {
+    uint8_t id[16];
+    registry_table table;
+    int64_t upload_ms;          /* upload_date */
+    int epoch;                  /* models_train only; -1 for a test row */
+    char batch_percent[16];     /* models_train only, e.g. "12%" */
+    float loss;
+    float accuracy;             /* models_test only; NAN for a train row */
+    size_t network_len, optimizer_len;
+    uint8_t *network, *optimizer; /* malloc'ed; NULL when not fetched */
+} registry_model;
+
+void registry_model_free(registry_model *m);
+
+/* A new row for table: fresh v4 id, upload time now, the net and optimizer
+ * encoded as blobs. The caller fills epoch/batch_percent/loss/accuracy. */
+int registry_checkpoint(registry_model *out, registry_table table, const nn_net *net,
+                        const nn_optim *opt, const registry_train_state *ts, cassnn_err *err);
+
+/* Inserts one row (into m->table) synchronously. */
+int registry_insert(cql_session *s, const char *keyspace, const registry_model *m,
+                    cassnn_err *err);
+
+/* The row with this id, with its blobs, from models_test or models_train. */
+int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], registry_model *out,
+                 cassnn_err *err);
+
+/* Every row of both tables without blobs (sizes filled), newest first. */
+int registry_list(cql_session *s, const char *keyspace, registry_model **out, size_t *n,
+                  cassnn_err *err);
+
+typedef enum registry_metric { REGISTRY_BY_ACCURACY, REGISTRY_BY_LOSS } registry_metric;
+
+/* Called with each CQL statement a query runs (for --explain). */
+typedef void (*registry_explain_fn)(void *user, const char *cql);
+
+/* The models_test row with the highest accuracy or the lowest loss, without
+ * blobs. SAI in Cassandra 5.0 cannot ORDER BY these columns, so it narrows
+ * with range predicates on the indexed column: fetch rows beyond the best
+ * value seen so far (accuracy > t / loss < t, LIMIT), move t to the best of
+ * them, repeat until nothing lies beyond. Fails when the table is empty. */
+int registry_best(cql_session *s, const char *keyspace, registry_metric by,
+                  registry_explain_fn explain, void *user, registry_model *out, cassnn_err *err);
+
+/* Deletes the row with this id from whichever table holds it; fails when
+ * neither does. */
+int registry_delete(cql_session *s, const char *keyspace, const uint8_t id[16], cassnn_err *err);
+
+/* ---- asynchronous checkpoint writer ---- */
+
+/* Inserts rows on its own thread so that training never waits for the
+ * node. A failed insert is retried (with a growing pause) `retries` times;
+ * one that still fails is counted and its error kept for the final report. */
+typedef struct registry_writer registry_writer;
+
+typedef struct registry_writer_report {
+    long submitted, written, failed, retried;
+    char first_error[512];      /* "" when nothing failed */
+} registry_writer_report;
+
+int registry_writer_open(registry_writer **out, cql_session *s, const char *keyspace, int retries,
+                         cassnn_err *err);
+/* Queues m (ownership passes to the writer, also on failure). Never waits
+ * for the network. */
+int registry_writer_submit(registry_writer *w, registry_model *m, cassnn_err *err);
+/* Waits until every queued row is written or given up, then frees w. */
+void registry_writer_close(registry_writer *w, registry_writer_report *report);
+
+/* ---- predictions ---- */
+
+/* Creates keyspace.predictions (model_id uuid, id int, label int,
+ * probability float, PRIMARY KEY (model_id, id)) when missing and writes n
+ * rows with bounded concurrency. */
+int registry_predictions_write(cql_session *s, const char *keyspace, const uint8_t model_id[16],
+                               const int32_t *ids, const int32_t *labels, const float *probability,
+                               size_t n, cassnn_err *err);
+
+#endif
