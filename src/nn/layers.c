@@ -186,24 +186,49 @@ static void col2im(float *din, const float *dcol, const nn_conv_shape *s) {
             }
 }
 
+#define DIRECT_GROUP_MAX 12
+
+/* Direct convolution of one image for output channels [oc0, oc0 + G): each
+ * input vector is loaded once and feeds G register accumulators. G is a
+ * compile-time constant at every call (see conv_forward_direct), so the
+ * accumulator array lives in registers. */
+static inline __attribute__((always_inline)) void
+conv_direct_group(float *out, const float *in, const float *weight, const float *bias, int oc0,
+                  const nn_conv_shape *s, const int G) {
+    const int k = s->k, row = row_count(s);
+    for (int oy = 0; oy < s->out_h; oy++)
+        for (int x0 = 0; x0 < s->out_w; x0 += 16) {
+            const int lanes = s->out_w - x0 < 16 ? s->out_w - x0 : 16;
+            vec16 acc[DIRECT_GROUP_MAX];
+            for (int u = 0; u < G; u++) acc[u] = v_set(bias[oc0 + u]);
+            for (int c = 0; c < s->in_c; c++)
+                for (int ky = 0; ky < k; ky++) {
+                    const float *src = in + ((long)c * s->in_h + oy + ky) * s->in_w + x0;
+                    const int r0 = (c * k + ky) * k;
+                    for (int kx = 0; kx < k; kx++) {
+                        const vec16 x = v_load(src + kx, 0, lanes);
+                        for (int u = 0; u < G; u++)
+                            acc[u] = v_fma(acc[u], weight[(long)(oc0 + u) * row + r0 + kx], x);
+                    }
+                }
+            for (int u = 0; u < G; u++)
+                v_store(out + ((long)(oc0 + u) * s->out_h + oy) * s->out_w + x0, acc[u], lanes);
+        }
+}
+
 static void conv_forward_direct(float *out, const float *in, const float *weight,
                                 const float *bias, const nn_conv_shape *s) {
-    const int k = s->k, row = row_count(s);
-    for (int oc = 0; oc < s->out_c; oc++) {
-        const float *w = weight + (long)oc * row;
-        for (int oy = 0; oy < s->out_h; oy++)
-            for (int x0 = 0; x0 < s->out_w; x0 += 16) {
-                const int lanes = s->out_w - x0 < 16 ? s->out_w - x0 : 16;
-                vec16 acc = v_set(bias[oc]);
-                for (int c = 0; c < s->in_c; c++)
-                    for (int ky = 0; ky < k; ky++) {
-                        const float *src = in + ((long)c * s->in_h + oy + ky) * s->in_w + x0;
-                        const float *wr = w + (c * k + ky) * k;
-                        for (int kx = 0; kx < k; kx++)
-                            acc = v_fma(acc, wr[kx], v_load(src + kx, 0, lanes));
-                    }
-                v_store(out + ((long)oc * s->out_h + oy) * s->out_w + x0, acc, lanes);
-            }
+    const int groups = (s->out_c + DIRECT_GROUP_MAX - 1) / DIRECT_GROUP_MAX;
+    const int size = (s->out_c + groups - 1) / groups;
+    for (int oc0 = 0; oc0 < s->out_c; oc0 += size) {
+        const int g = s->out_c - oc0 < size ? s->out_c - oc0 : size;
+        switch (g) {
+#define GROUP_CASE(n) \
+    case n: conv_direct_group(out, in, weight, bias, oc0, s, n); break;
+            GROUP_CASE(1) GROUP_CASE(2) GROUP_CASE(3) GROUP_CASE(4) GROUP_CASE(5) GROUP_CASE(6)
+            GROUP_CASE(7) GROUP_CASE(8) GROUP_CASE(9) GROUP_CASE(10) GROUP_CASE(11) GROUP_CASE(12)
+#undef GROUP_CASE
+        }
     }
 }
 
@@ -323,6 +348,47 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch
 
 /* ---- pooling ------------------------------------------------------------- */
 
+#ifdef __AVX512F__
+/* 2x2 windows with stride 2, 16 outputs at a time: even and odd columns of
+ * two input rows are separated with a permute, then the four candidates are
+ * compared in window order (first maximum wins, as in PyTorch). */
+static void maxpool2x2_plane(float *o, int32_t *a, const float *x, const nn_conv_shape *s) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const int W = s->in_w;
+    for (int oy = 0; oy < s->out_h; oy++) {
+        const float *r0 = x + (long)(2 * oy) * W, *r1 = r0 + W;
+        for (int ox0 = 0; ox0 < s->out_w; ox0 += 16) {
+            const int n = s->out_w - ox0 < 16 ? s->out_w - ox0 : 16;
+            const int in_lo = 2 * n < 16 ? 2 * n : 16, in_hi = 2 * n - in_lo;
+            const float *p0 = r0 + 2 * ox0, *p1 = r1 + 2 * ox0;
+            const __m512 a_lo = v_load(p0, 0, in_lo), a_hi = v_load(p0 + 16, 0, in_hi);
+            const __m512 b_lo = v_load(p1, 0, in_lo), b_hi = v_load(p1 + 16, 0, in_hi);
+            const __m512 c00 = _mm512_permutex2var_ps(a_lo, even, a_hi);
+            const __m512 c01 = _mm512_permutex2var_ps(a_lo, odd, a_hi);
+            const __m512 c10 = _mm512_permutex2var_ps(b_lo, even, b_hi);
+            const __m512 c11 = _mm512_permutex2var_ps(b_lo, odd, b_hi);
+            /* lane t: input column 2t of the chunk */
+            const __m512i base = _mm512_add_epi32(even, _mm512_set1_epi32(2 * oy * W + 2 * ox0));
+            __m512 best = c00;
+            __m512i idx = base;
+            __mmask16 m = _mm512_cmp_ps_mask(c01, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, m, c01);
+            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(1));
+            m = _mm512_cmp_ps_mask(c10, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, m, c10);
+            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(W));
+            m = _mm512_cmp_ps_mask(c11, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, m, c11);
+            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(W + 1));
+            const __mmask16 out_lanes = lane_mask(0, n);
+            _mm512_mask_storeu_ps(o + oy * s->out_w + ox0, out_lanes, best);
+            _mm512_mask_storeu_epi32(a + oy * s->out_w + ox0, out_lanes, idx);
+        }
+    }
+}
+#endif
+
 void nn_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int n,
                           const nn_conv_shape *s) {
     const long in_plane = (long)s->in_h * s->in_w, out_plane = (long)s->out_h * s->out_w;
@@ -331,6 +397,12 @@ void nn_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int n,
         const float *x = in + pl * in_plane;
         float *o = out + pl * out_plane;
         int32_t *a = argmax + pl * out_plane;
+#ifdef __AVX512F__
+        if (s->k == 2 && s->stride == 2) {
+            maxpool2x2_plane(o, a, x, s);
+            continue;
+        }
+#endif
         for (int oy = 0; oy < s->out_h; oy++) {
             for (int ox = 0; ox < s->out_w; ox++) {
                 const int y0 = oy * s->stride, x0 = ox * s->stride;

@@ -241,6 +241,37 @@ static void test_maxpool_first_max_wins(void **state) {
     assert_int_equal(arg[0], 1);
 }
 
+/* Wide planes (more than one 16-output chunk) full of ties, against a
+ * plain reference: same maxima, same first-maximum argmax. */
+static void test_maxpool_ties_wide(void **state) {
+    (void)state;
+    for (int k = 2; k <= 3; k++) {
+        nn_conv_shape s = {.in_c = 3, .in_h = 7, .in_w = 37, .out_c = 3, .k = k, .stride = 2};
+        s.out_h = (s.in_h - k) / 2 + 1;
+        s.out_w = (s.in_w - k) / 2 + 1;
+        const long in_n = 2L * 3 * 7 * 37, out_plane = (long)s.out_h * s.out_w;
+        float *in = malloc(sizeof(float) * in_n), *out = malloc(sizeof(float) * 6 * out_plane);
+        int32_t *arg = malloc(sizeof(int32_t) * 6 * out_plane);
+        for (long i = 0; i < in_n; i++) in[i] = (float)nn_rng_below(&rng, 3);
+        nn_maxpool2d_forward(out, arg, in, 2, &s);
+        for (int pl = 0; pl < 6; pl++)
+            for (int oy = 0; oy < s.out_h; oy++)
+                for (int ox = 0; ox < s.out_w; ox++) {
+                    const float *x = in + pl * 7 * 37;
+                    int best = 2 * oy * 37 + 2 * ox;
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++) {
+                            const int idx = (2 * oy + ky) * 37 + 2 * ox + kx;
+                            if (x[idx] > x[best]) best = idx;
+                        }
+                    const long o = pl * out_plane + oy * s.out_w + ox;
+                    assert_int_equal(arg[o], best);
+                    assert_true(out[o] == x[best]);
+                }
+        free(in), free(out), free(arg);
+    }
+}
+
 /* ---- element-wise ---------------------------------------------------------------- */
 
 typedef struct elem_ctx {
@@ -396,6 +427,7 @@ int main(void) {
         cmocka_unit_test(test_conv_forward_paths),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_maxpool_first_max_wins),
+        cmocka_unit_test(test_maxpool_ties_wide),
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_dropout),
