@@ -21,5 +21,7 @@ int cmd_train(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_cql(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

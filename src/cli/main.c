@@ -6,10 +6,12 @@
 
 static const cassnn_command commands[] = {
     {"cluster", cmd_cluster, "start|stop|status the local Cassandra node(s)"},
-    {"train", cmd_train, "train a model on IDX files in memory (--idx DIR)"},
+    {"train", cmd_train, "train a model on IDX files (--idx DIR) or a keyspace's tables (--keyspace KS)"},
     {"schema", cmd_schema, "create the keyspace, tables and indexes"},
     {"cql", cmd_cql, "run one CQL statement and print every result row"},
     {"ingest", cmd_ingest, "load MNIST images (CSV, IDX, PNG) into the raw tables"},
+    {"models", cmd_models, "list|best|show|export|import|delete checkpoints in the registry"},
+    {"predict", cmd_predict, "classify raw_predict/raw_test rows or image files with a stored model"},
 };
 
 static void usage(FILE *out) {

@@ -100,13 +100,15 @@ int registry_insert(cql_session *s, const char *keyspace, const registry_model *
                  "batch_percent, loss) VALUES (?, ?, ?, ?, ?, ?, ?)", keyspace);
         v[n++] = cql_int(m->epoch);
         v[n++] = cql_text(m->batch_percent);
-        v[n++] = cql_float(m->loss);
+        v[n++] = isnan(m->loss) ? cql_null() : cql_float(m->loss);
     } else {
         snprintf(query, sizeof query,
                  "INSERT INTO %s.models_test (id, network, optimizer, upload_date, loss, "
                  "accuracy) VALUES (?, ?, ?, ?, ?, ?)", keyspace);
-        v[n++] = cql_float(m->loss);
-        v[n++] = cql_float(m->accuracy);
+        /* unknown values are null, never NaN: NaN would sort above every
+         * number in an SAI range and win "best" */
+        v[n++] = isnan(m->loss) ? cql_null() : cql_float(m->loss);
+        v[n++] = isnan(m->accuracy) ? cql_null() : cql_float(m->accuracy);
     }
     if (cql_prepare(s, query, &ins, err)) return cassnn_err_wrap(err, "%s.%s", keyspace,
                                                                  registry_table_name(m->table));
@@ -124,7 +126,7 @@ static int read_row(const cql_result *r, int32_t row, registry_table table, regi
     memset(m, 0, sizeof *m);
     m->table = table;
     m->epoch = -1;
-    m->accuracy = NAN;
+    m->loss = m->accuracy = NAN;
     int32_t c;
     if ((c = cql_result_column_index(r, "id")) < 0 || cql_get_uuid(r, row, c, m->id, err))
         return c < 0 ? cassnn_err_set(err, "result without id") : -1;
@@ -146,11 +148,6 @@ static int read_row(const cql_result *r, int32_t row, registry_table table, regi
     }
     if (NULLABLE("loss") && cql_get_float(r, row, c, &m->loss, err)) goto bad;
     if (NULLABLE("accuracy") && cql_get_float(r, row, c, &m->accuracy, err)) goto bad;
-    int32_t size;
-    if (NULLABLE("network_size") && cql_get_int(r, row, c, &size, err) == 0)
-        m->network_len = (size_t)size;
-    if (NULLABLE("optimizer_size") && cql_get_int(r, row, c, &size, err) == 0)
-        m->optimizer_len = (size_t)size;
     const char *blobs[2] = {"network", "optimizer"};
     for (int b = 0; b < 2; b++) {
         if (!NULLABLE(blobs[b])) continue;
@@ -173,14 +170,12 @@ bad:
     return cassnn_err_wrap(err, "%s row %s", registry_table_name(table), id);
 }
 
+/* [table][with blobs]. Cassandra 5.0 has no octet_length(), so a listing
+ * that wants blob sizes reads the blobs and keeps only their lengths. */
 static const char *const select_columns[2][2] = {
-    /* [table][with blobs] */
-    {"id, upload_date, epoch, batch_percent, loss, octet_length(network) AS network_size, "
-     "octet_length(optimizer) AS optimizer_size",
+    {"id, upload_date, epoch, batch_percent, loss",
      "id, upload_date, epoch, batch_percent, loss, network, optimizer"},
-    {"id, upload_date, loss, accuracy, octet_length(network) AS network_size, "
-     "octet_length(optimizer) AS optimizer_size",
-     "id, upload_date, loss, accuracy, network, optimizer"},
+    {"id, upload_date, loss, accuracy", "id, upload_date, loss, accuracy, network, optimizer"},
 };
 
 int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], registry_model *out,
@@ -231,10 +226,11 @@ int registry_list(cql_session *s, const char *keyspace, registry_model **out, si
     model_list l = {0};
     for (int t = 0; t < 2; t++) {
         char query[320];
-        snprintf(query, sizeof query, "SELECT %s FROM %s.%s", select_columns[t][0], keyspace,
+        snprintf(query, sizeof query, "SELECT %s FROM %s.%s", select_columns[t][1], keyspace,
                  registry_table_name((registry_table)t));
         cql_statement st = cql_stmt(query, NULL, 0);
-        st.page_size = 1000;
+        st.page_size = 25; /* ~180 KB of blobs per row */
+        st.timeout_ms = 60000;
         cql_pager *pg;
         if (cql_pager_open(s, &st, &pg, err)) goto fail;
         const cql_result *page;
@@ -243,6 +239,7 @@ int registry_list(cql_session *s, const char *keyspace, registry_model **out, si
             for (int32_t r = 0; rc == 0 && r < cql_result_row_count(page); r++) {
                 registry_model m;
                 rc = read_row(page, r, (registry_table)t, &m, err);
+                registry_model_free(&m); /* the lengths stay */
                 if (rc == 0) rc = list_push(&l, &m, err);
             }
         cql_pager_close(pg);
