@@ -25,6 +25,10 @@ static inline vec16 v_set(float x) { return _mm512_set1_ps(x); }
 static inline vec16 v_load(const float *p, int lo, int hi) {
     return _mm512_maskz_loadu_ps(lane_mask(lo, hi), p);
 }
+/* v with lanes [lo, hi) replaced by p[lane] */
+static inline vec16 v_load_into(vec16 v, const float *p, int lo, int hi) {
+    return _mm512_mask_loadu_ps(v, lane_mask(lo, hi), p);
+}
 static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
     return _mm512_fmadd_ps(_mm512_set1_ps(a), x, acc);
 }
@@ -56,6 +60,10 @@ static inline vec16 v_load(const float *p, int lo, int hi) {
     for (int t = lo; t < hi; t++) v.f[t] = p[t];
     return v;
 }
+static inline vec16 v_load_into(vec16 v, const float *p, int lo, int hi) {
+    for (int t = lo; t < hi; t++) v.f[t] = p[t];
+    return v;
+}
 static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
     for (int t = 0; t < 16; t++) acc.f[t] += a * x.f[t];
     return acc;
@@ -78,22 +86,18 @@ static inline uint32_t nonzero_bits(const float *p, int n) {
 #endif
 
 /* ---- Conv2d ---------------------------------------------------------------------
- * Forward: a direct convolution vectorised along output rows when the
- * reduction is short (in_c*k*k <= 64, e.g. the 1-channel first layer, where
- * sgemm would spend its time packing), else im2row + one sgemm per block of
- * NN_CONV_BLOCK images.
+ * Forward: without stride or padding, a direct convolution vectorised along
+ * output rows and register-blocked over output channels (for these small
+ * images it beats im2row + sgemm, which spends its time copying and
+ * packing); else im2row + one sgemm per block of NN_CONV_BLOCK images.
  * Backward: dweight and dbias visit only non-zero output gradients (after
  * max-pool, ReLU and dropout most are zero), reading the windows straight
  * from the input; din = col2im(weight^T * dout) with one sgemm. Nothing is
  * kept from the forward pass but its input. */
 
-#define DIRECT_MAX_REDUCTION 64
-
 static int row_count(const nn_conv_shape *s) { return s->in_c * s->k * s->k; }
 static int positions_of(const nn_conv_shape *s) { return s->out_h * s->out_w; }
-static int use_direct(const nn_conv_shape *s) {
-    return s->stride == 1 && s->pad == 0 && row_count(s) <= DIRECT_MAX_REDUCTION;
-}
+static int use_direct(const nn_conv_shape *s) { return s->stride == 1 && s->pad == 0; }
 /* the sparse weight-gradient path reads k-wide input windows as one vector */
 static int use_window_path(const nn_conv_shape *s) {
     return s->stride == 1 && s->pad == 0 && s->k <= 16;
@@ -191,29 +195,39 @@ static void col2im(float *din, const float *dcol, const nn_conv_shape *s) {
 /* Direct convolution of one image for output channels [oc0, oc0 + G): each
  * input vector is loaded once and feeds G register accumulators. G is a
  * compile-time constant at every call (see conv_forward_direct), so the
- * accumulator array lives in registers. */
+ * accumulator array lives in registers. A vector covers 16 outputs of one
+ * row, or several whole rows when rows are at most 8 wide (8x8 outputs:
+ * two rows per vector instead of half-empty vectors). */
 static inline __attribute__((always_inline)) void
 conv_direct_group(float *out, const float *in, const float *weight, const float *bias, int oc0,
                   const nn_conv_shape *s, const int G) {
-    const int k = s->k, row = row_count(s);
-    for (int oy = 0; oy < s->out_h; oy++)
-        for (int x0 = 0; x0 < s->out_w; x0 += 16) {
-            const int lanes = s->out_w - x0 < 16 ? s->out_w - x0 : 16;
+    const int k = s->k, row = row_count(s), OW = s->out_w, W = s->in_w;
+    const int rows_per = OW <= 8 ? 16 / OW : 1;
+    for (int oy = 0; oy < s->out_h; oy += rows_per) {
+        const int rows = s->out_h - oy < rows_per ? s->out_h - oy : rows_per;
+        for (int x0 = 0; x0 < OW; x0 += 16) {
+            const int width = OW - x0 < 16 ? OW - x0 : 16;
             vec16 acc[DIRECT_GROUP_MAX];
             for (int u = 0; u < G; u++) acc[u] = v_set(bias[oc0 + u]);
             for (int c = 0; c < s->in_c; c++)
                 for (int ky = 0; ky < k; ky++) {
-                    const float *src = in + ((long)c * s->in_h + oy + ky) * s->in_w + x0;
+                    const float *src = in + ((long)c * s->in_h + oy + ky) * W + x0;
                     const int r0 = (c * k + ky) * k;
                     for (int kx = 0; kx < k; kx++) {
-                        const vec16 x = v_load(src + kx, 0, lanes);
+                        vec16 x = v_load(src + kx, 0, width);
+                        /* lanes of output row oy+rr come from input row oy+rr+ky */
+                        for (int rr = 1; rr < rows; rr++)
+                            x = v_load_into(x, src + kx + rr * (W - width), rr * width,
+                                            (rr + 1) * width);
                         for (int u = 0; u < G; u++)
                             acc[u] = v_fma(acc[u], weight[(long)(oc0 + u) * row + r0 + kx], x);
                     }
                 }
+            /* whole rows (rows > 1 means x0 == 0, width == OW) are contiguous */
             for (int u = 0; u < G; u++)
-                v_store(out + ((long)(oc0 + u) * s->out_h + oy) * s->out_w + x0, acc[u], lanes);
+                v_store(out + ((long)(oc0 + u) * s->out_h + oy) * OW + x0, acc[u], rows * width);
         }
+    }
 }
 
 static void conv_forward_direct(float *out, const float *in, const float *weight,
