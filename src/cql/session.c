@@ -33,6 +33,7 @@ typedef struct host {
     atomic_int up;
     int64_t retry_at_ms;          /* when a down host may be reconnected */
     int fails;
+    char down_reason[160];        /* why it was marked down (for errors) */
     pthread_mutex_t lock;         /* conns[] replacement on reconnect */
 } host;
 
@@ -79,6 +80,7 @@ typedef struct request {
     int has_token;
     int64_t token;
     int host;                     /* where it was last sent */
+    int avoid_host;               /* a retry skips the host that just failed */
     cql_conn *conn;
     int holds_permit;
     cql_callback cb;
@@ -161,9 +163,10 @@ static int open_host_conns(cql_session *s, host *h, cassnn_err *err) {
     return 0;
 }
 
-static void host_mark_down(host *h) {
+static void host_mark_down(host *h, const char *why) {
     pthread_mutex_lock(&h->lock);
     if (atomic_load(&h->up)) {
+        snprintf(h->down_reason, sizeof h->down_reason, "%.150s", why);
         h->fails++;
         int64_t backoff = 500LL << (h->fails < 6 ? h->fails : 6); /* 1 s .. 32 s */
         h->retry_at_ms = cql_now_ms() + backoff;
@@ -183,6 +186,7 @@ static void host_maybe_revive(cql_session *s, host *h) {
             h->fails = 0;
             atomic_store(&h->up, 1);
         } else {
+            snprintf(h->down_reason, sizeof h->down_reason, "%.150s", e.msg);
             h->fails++;
             h->retry_at_ms = cql_now_ms() + (500LL << (h->fails < 6 ? h->fails : 6));
         }
@@ -217,13 +221,12 @@ static int ring_owner(const cql_session *s, int64_t t) {
     return s->ring[lo == s->n_ring ? 0 : lo].host;
 }
 
-/* Order of hosts to try for a request: its replica first when known, then
- * round-robin; a retry skips the host that just failed. */
-static int pick_host(cql_session *s, request *rq, int attempt_index) {
-    int start;
-    if (rq->has_token && s->n_ring && s->cfg.token_aware) start = ring_owner(s, rq->token);
-    else start = (int)(atomic_fetch_add(&s->rr, 1) % (unsigned)s->n_hosts);
-    return (start + attempt_index) % s->n_hosts;
+/* The first host to try for a request: its replica when the token is
+ * known, else the next in round-robin order. Callers then walk the hosts
+ * from there. */
+static int first_host(cql_session *s, const request *rq) {
+    if (rq->has_token && s->n_ring && s->cfg.token_aware) return ring_owner(s, rq->token);
+    return (int)(atomic_fetch_add(&s->rr, 1) % (unsigned)s->n_hosts);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -334,6 +337,7 @@ static request *request_from_statement(cql_session *s, const cql_statement *st, 
         return NULL;
     }
     rq->s = s;
+    rq->avoid_host = -1;
     set_params(s, rq, st);
     if (st->prepared) {
         rq->opcode = CQL_OP_EXECUTE;
@@ -391,15 +395,18 @@ static void on_response(void *user, cql_response *resp, const cassnn_err *err);
 static int request_send(request *rq, int from_reader, cassnn_err *err) {
     cql_session *s = rq->s;
     cassnn_err last = {0};
-    cassnn_err_code(&last, CQL_ERR_NO_HOST, "no node is up");
+    int start = first_host(s, rq);
+    cassnn_err_code(&last, CQL_ERR_NO_HOST, "no node is up (%s down: %s)", s->hosts[start].addr,
+                    s->hosts[start].down_reason);
     for (int i = 0; i < s->n_hosts; i++) {
-        int hi = pick_host(s, rq, i + (rq->attempts > 0 ? 1 : 0));
+        int hi = (start + i) % s->n_hosts;
         host *h = &s->hosts[hi];
+        if (hi == rq->avoid_host && s->n_hosts > 1) continue;
         if (!from_reader) host_maybe_revive(s, h);
         if (!atomic_load(&h->up)) continue;
         cql_conn *c = host_conn(h);
         if (!c) {
-            host_mark_down(h);
+            host_mark_down(h, "all its connections failed");
             continue;
         }
         cql_buf frame = {0};
@@ -409,7 +416,7 @@ static int request_send(request *rq, int from_reader, cassnn_err *err) {
         int rc = cql_conn_submit(c, &frame, rq->timeout_ms, on_response, rq, &last);
         cql_buf_free(&frame);
         if (rc == 0) return 0;
-        if (last.code == CQL_ERR_CONNECTION && cql_conn_is_dead(c) && !host_conn(h)) host_mark_down(h);
+        if (last.code == CQL_ERR_CONNECTION && cql_conn_is_dead(c) && !host_conn(h)) host_mark_down(h, last.msg);
     }
     *err = last;
     return cassnn_err_code(err, last.code ? last.code : CQL_ERR_NO_HOST, "cql: cannot send request: %s",
@@ -432,6 +439,7 @@ static void request_complete(request *rq, cql_result *r, const cassnn_err *err) 
 static int maybe_retry(request *rq, const cassnn_err *why) {
     if (!rq->idempotent || rq->attempts >= rq->s->cfg.retries) return 0;
     rq->attempts++;
+    rq->avoid_host = rq->host;
     usleep((useconds_t)(10000 << (rq->attempts - 1)));
     cassnn_err e = {0};
     if (request_send(rq, 1, &e) == 0) return 1;
@@ -447,7 +455,7 @@ static void on_response(void *user, cql_response *resp, const cassnn_err *err) {
     if (!resp) {
         if (err->code == CQL_ERR_CONNECTION) {
             host *h = &s->hosts[rq->host];
-            if (!host_conn(h)) host_mark_down(h);
+            if (!host_conn(h)) host_mark_down(h, err->msg);
             if (maybe_retry(rq, err)) return;
         }
         request_complete(rq, NULL, err);
@@ -666,7 +674,7 @@ static int control_call(cql_session *s, cql_buf *frame, cql_response *resp, cass
         int rc = cql_conn_call(c, &copy, s->cfg.request_timeout_ms, resp, err);
         cql_buf_free(&copy);
         if (rc == 0 || err->code != CQL_ERR_CONNECTION) return rc;
-        if (!host_conn(h)) host_mark_down(h);
+        if (!host_conn(h)) host_mark_down(h, err->msg);
     }
     return cassnn_err_code(err, CQL_ERR_NO_HOST, "cql: no node is up");
 }
@@ -761,6 +769,7 @@ int cql_batch(cql_session *s, cql_batch_type type, const cql_statement *stmts, s
         return cassnn_err_set(err, "cql: out of memory");
     }
     rq->s = s;
+    rq->avoid_host = -1;
     rq->opcode = CQL_OP_BATCH;
     rq->batch_type = type;
     set_params(s, rq, &stmts[0]);

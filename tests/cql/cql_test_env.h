@@ -10,6 +10,9 @@
 
 static inline void cql_test_config(cql_config *cfg) {
     cql_config_init(cfg);
+    /* The shared node also serves other people's loads; DDL can take
+     * seconds there. Tests that check timeouts set their own. */
+    cfg->request_timeout_ms = 60000;
     const char *h = getenv("CASSNN_HOST"), *p = getenv("CASSNN_PORT");
     if (h && *h) cfg->contact_points = h;
     if (p && *p) cfg->port = atoi(p);
