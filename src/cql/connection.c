@@ -2,6 +2,7 @@
  * and the reader thread. See connection.h for the request lifecycle. */
 #include "cql/connection.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -9,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -91,15 +93,46 @@ static int wait_fd(int fd, short events, int64_t deadline_ms) {
     }
 }
 
-/* Writes all of p. Blocking socket with a send timeout: a peer that stops
- * reading makes the write fail rather than hang forever. */
+/* OpenSSL writes with write(2) (in SSL_write, but also in SSL_read and
+ * SSL_connect: alerts, close_notify), which raises SIGPIPE when the node
+ * has gone. A library must neither die of that nor change the process's
+ * signal handling, so every TLS call runs with SIGPIPE blocked in the
+ * calling thread, and a SIGPIPE it raised is consumed before unblocking. */
+typedef struct sigpipe_guard { sigset_t old; int was_pending; } sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g) {
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
+}
+
+static void sigpipe_unblock(sigpipe_guard *g) {
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Writes all of p (non-blocking socket): a peer that stops reading for 10 s
+ * makes the write fail rather than hang forever. */
 static int write_all(cql_conn *c, const uint8_t *p, size_t n, cassnn_err *err) {
     while (n) {
         ssize_t w;
         if (c->ssl) {
+            sigpipe_guard g;
             pthread_mutex_lock(&c->io_lock);
+            sigpipe_block(&g);
             int r = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
             int e = r > 0 ? 0 : SSL_get_error(c->ssl, r);
+            sigpipe_unblock(&g);
             pthread_mutex_unlock(&c->io_lock);
             if (r <= 0) {
                 if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
@@ -142,9 +175,12 @@ static int read_some(cql_conn *c, cassnn_err *err) {
     size_t room = c->rbuf.cap - c->rbuf.len;
     ssize_t n;
     if (c->ssl) {
+        sigpipe_guard g;
         pthread_mutex_lock(&c->io_lock);
+        sigpipe_block(&g);
         int r = SSL_read(c->ssl, c->rbuf.data + c->rbuf.len, room > INT32_MAX ? INT32_MAX : (int)room);
         int e = r > 0 ? 0 : SSL_get_error(c->ssl, r);
+        sigpipe_unblock(&g);
         pthread_mutex_unlock(&c->io_lock);
         if (r <= 0) {
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 1;
@@ -461,17 +497,24 @@ static int tls_handshake(cql_conn *c, const char *host, const cql_conn_opts *o, 
     if (!c->ssl) return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: SSL_new failed", c->peer);
     SSL_set_fd(c->ssl, c->fd);
     const char *name = o->sni ? o->sni : host;
-    SSL_set_tlsext_host_name(c->ssl, name);
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    if (!is_ip) SSL_set_tlsext_host_name(c->ssl, name); /* SNI carries names only (RFC 6066) */
     if (o->verify_host) {
+        /* the certificate must name the node: an IP SAN for an address, a
+         * DNS name otherwise */
         X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (!X509_VERIFY_PARAM_set1_host(param, name, 0) && !X509_VERIFY_PARAM_set1_ip_asc(param, name))
+        if (!(is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) : X509_VERIFY_PARAM_set1_host(param, name, 0)))
             return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: bad TLS host name %s", c->peer, name);
     }
     for (;;) {
+        sigpipe_guard g;
+        sigpipe_block(&g);
         int r = SSL_connect(c->ssl);
+        int e = r == 1 ? 0 : SSL_get_error(c->ssl, r);
+        sigpipe_unblock(&g);
         if (r == 1) return 0;
-        int e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             if (wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) <= 0)
                 return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS handshake timed out", c->peer);
