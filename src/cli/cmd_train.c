@@ -15,13 +15,14 @@
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
 #include "cassnn/nn_safetensors.h"
+#include "cassnn/nn_state.h"
 #include "cassnn/nn_train.h"
 #include "cassnn/schema.h"
 #include "commands.h"
 #include "train_registry.h"
 
 typedef struct train_options {
-    const char *idx_dir, *model;
+    const char *idx_dir, *model, *save;
     const char *keyspace, *train_table, *test_table, *dataset, *resume, *host;
     int port;
     int epochs, batch_size, test_batch_size, log_interval, threads;
@@ -51,7 +52,8 @@ static void usage(FILE *out) {
             "  --test-batch-size N     (default 1000)\n"
             "  --seed N                init, shuffle and dropout seed (default 1)\n"
             "  --log-interval N        batches between progress lines (default 10)\n"
-            "  --threads N             worker threads (default: online CPUs)\n");
+            "  --threads N             worker threads (default: online CPUs)\n"
+            "  --save FILE             write the trained network as safetensors (PyTorch state_dict names)\n");
 }
 
 /* Parses a whole-string number within [min, max]; prints the flag on error. */
@@ -218,6 +220,7 @@ static int train(const train_options *o) {
         test_images += test.images;
         if (checkpoints) train_registry_test(checkpoints, epoch + 1, &test);
     }
+    if (o->save && nn_state_save_net_file(&net, o->save, &err)) goto fail;
     printf("Done: %d epochs, %ld training images in %.2f s = %.0f images/s training, "
            "%.0f images/s testing (%d threads); final accuracy %ld/%ld (%.2f%%)\n",
            o->epochs, train_images, train_seconds,
@@ -259,7 +262,7 @@ int cmd_train(int argc, char **argv) {
         {"keyspace", required_argument, 0, 'k'},   {"train-table", required_argument, 0, 'T'},
         {"test-table", required_argument, 0, 'U'}, {"dataset", required_argument, 0, 'd'},
         {"resume", required_argument, 0, 'r'},     {"host", required_argument, 0, 'H'},
-        {"port", required_argument, 0, 'P'},
+        {"port", required_argument, 0, 'P'},       {"save", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -273,6 +276,7 @@ int cmd_train(int argc, char **argv) {
         switch (c) {
         case 'i': o.idx_dir = optarg; break;
         case 'm': o.model = optarg; break;
+        case 'S': o.save = optarg; break;
         case 'e': if (parse_int(flag, optarg, 0, &o.epochs)) return 2; break;
         case 'b': if (parse_int(flag, optarg, 1, &o.batch_size)) return 2; break;
         case 'B': if (parse_int(flag, optarg, 1, &o.test_batch_size)) return 2; break;

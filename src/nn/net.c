@@ -10,6 +10,8 @@
 #include "cassnn/nn_rng.h"
 
 #define MAX_ARGS 4
+/* Largest activation (per image) or parameter count a model may have. */
+#define MAX_TENSOR_FLOATS (1 << 28)
 
 static const struct {
     const char *name, *description;
@@ -157,6 +159,9 @@ static double arg_value(const parsed_layer *pl, int pos, const char *key, double
 static int int_arg(const parsed_layer *pl, int index, int pos, const char *key, int dflt,
                    int min, int *used, int *out, cassnn_err *err) {
     double v = arg_value(pl, pos, key, dflt, used);
+    if (v == dflt && dflt < min)
+        return cassnn_err_set(err, "model layer %d '%s': %s is required", index + 1, pl->text,
+                              key ? key : "argument");
     if (v != floor(v) || v < min || v > 1e6)
         return cassnn_err_set(err, "model layer %d '%s': %s must be an integer >= %d", index + 1,
                               pl->text, key ? key : "argument", min);
@@ -242,6 +247,8 @@ static int infer_shape(nn_layer *l, int out_arg, int index, const char *text, ca
         l->out_w = (eff_w - l->k) / l->stride + 1;
         if (l->kind == NN_CONV2D) {
             l->out_c = out_arg;
+            if ((double)out_arg * l->in_c * l->k * l->k > MAX_TENSOR_FLOATS)
+                return cassnn_err_set(err, "model layer %d '%s': too many weights", index + 1, text);
             l->weight_size = (long)out_arg * l->in_c * l->k * l->k;
             l->bias_size = out_arg;
         }
@@ -253,6 +260,8 @@ static int infer_shape(nn_layer *l, int out_arg, int index, const char *text, ca
                                   "%dx%dx%d (add flatten before it)", index + 1, text, l->in_c,
                                   l->in_h, l->in_w);
         l->out_c = out_arg;
+        if ((double)out_arg * l->in_c > MAX_TENSOR_FLOATS)
+            return cassnn_err_set(err, "model layer %d '%s': too many weights", index + 1, text);
         l->weight_size = (long)out_arg * l->in_c;
         l->bias_size = out_arg;
         break;
@@ -298,7 +307,7 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
     memset(net, 0, sizeof *net);
     const char *builtin = nn_builtin_model(description);
     if (builtin) description = builtin;
-    if (in_c <= 0 || in_h <= 0 || in_w <= 0)
+    if (in_c <= 0 || in_h <= 0 || in_w <= 0 || (double)in_c * in_h * in_w > MAX_TENSOR_FLOATS)
         return cassnn_err_set(err, "model: invalid input shape %dx%dx%d", in_c, in_h, in_w);
     net->in_c = in_c;
     net->in_h = in_h;
@@ -333,6 +342,13 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
         l->in_h = h;
         l->in_w = w;
         if (infer_shape(l, out_arg, index, pl.text, err)) goto fail;
+        /* bounds that keep every size computation far from overflow */
+        if ((double)l->out_c * l->out_h * l->out_w > MAX_TENSOR_FLOATS ||
+            (double)l->weight_size + (double)net->n_params > MAX_TENSOR_FLOATS) {
+            cassnn_err_set(err, "model layer %d '%s': too large (output %dx%dx%d)", index + 1,
+                           pl.text, l->out_c, l->out_h, l->out_w);
+            goto fail;
+        }
         c = l->out_c;
         h = l->out_h;
         w = l->out_w;

@@ -6,6 +6,8 @@
       default init (seed 1) on a fixed batch of 4 normalised images: input,
       target, param.*, log-probabilities, loss, grad.* and the weights after
       3 SGD steps (lr 0.01, momentum 0.5) on the same batch -> sgd3.*.
+  fixtures/torch_state.safetensors   that Net's initial state_dict exactly as
+      PyTorch names it (no cassnn metadata): the file cassnn must load.
   fixtures/small_optim.safetensors   a small conv net (1x12x12 input, batch
       8): param.* and, for each optimizer configuration below, the weights
       after 3 steps on the same batch -> <config>.*.
@@ -100,6 +102,8 @@ def tutorial():
     x, y = batch(4, 28)
     out = {"input": x, "target": y.float()}
     out.update({"param." + k: v.clone() for k, v in net.state_dict().items()})
+    write_safetensors(os.path.join(HERE, "torch_state.safetensors"), net.state_dict(),
+                      {"format": "pt"})
     logp = net(x)
     loss = F.nll_loss(logp, y)
     loss.backward()

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""Loads the files test_nn_state wrote (a trained tutorial net, its SGD
+optimizer, an input batch and cassnn's log-probabilities for it) into
+PyTorch 1.13 and checks that the PyTorch example's Net, given cassnn's
+state_dict with load_state_dict(strict=True), computes the same outputs.
+
+torch 1.13 has no safetensors package, so the format is parsed here with
+struct + json + numpy: 8-byte little-endian header length, JSON header,
+raw little-endian tensor bytes.
+
+Usage: check_safetensors_interop.py DIR   (DIR = <build>/tests/nn/interop)
+"""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+DTYPES = {"F32": "<f4", "F64": "<f8", "I64": "<i8", "I32": "<i4", "U8": "u1"}
+
+
+class Net(nn.Module):  # pytorch/examples mnist, as in the tutorial
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.conv2_drop = nn.Dropout2d()
+        self.fc1 = nn.Linear(320, 50)
+        self.fc2 = nn.Linear(50, 10)
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+        x = x.view(-1, 320)
+        x = F.relu(self.fc1(x))
+        x = F.dropout(x, training=self.training)
+        x = self.fc2(x)
+        return F.log_softmax(x, dim=1)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = blob[8 + n:]
+    tensors = {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        a = np.frombuffer(data[begin:end], dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
+        tensors[name] = torch.from_numpy(a.copy())
+    return tensors, meta
+
+
+def main():
+    folder = sys.argv[1]
+    state, meta = read_safetensors(os.path.join(folder, "cassnn_net.safetensors"))
+    assert meta.get("format") == "cassnn", meta
+    assert meta.get("input") == "1x28x28", meta
+    assert meta.get("model", "").startswith("conv1=conv(10,k=5"), meta
+    net = Net()
+    net.load_state_dict(state, strict=True)  # raises on any missing/unexpected/misshapen tensor
+    net.eval()
+
+    expected, _ = read_safetensors(os.path.join(folder, "cassnn_expected.safetensors"))
+    with torch.no_grad():
+        logp = net(expected["input"])
+    diff = (logp - expected["logp"]).abs().max().item()
+    scale = expected["logp"].abs().max().item()
+    print("max |PyTorch - cassnn| log-probability: %.3g (scale %.3g)" % (diff, scale))
+    assert diff <= 1e-5 * max(scale, 1.0), diff
+
+    optim, ometa = read_safetensors(os.path.join(folder, "cassnn_optim.safetensors"))
+    assert ometa["format"] == "cassnn-optimizer" and ometa["optimizer"] == "sgd", ometa
+    names = list(net.state_dict().keys())
+    assert sorted(optim) == sorted("state.%d.momentum_buffer" % i for i in range(len(names))), sorted(optim)
+    sgd = torch.optim.SGD(net.parameters(), lr=float(ometa["lr"]), momentum=float(ometa["momentum"]),
+                          dampening=float(ometa["dampening"]), weight_decay=float(ometa["weight_decay"]),
+                          nesterov=ometa["nesterov"] == "1")
+    sgd.load_state_dict({
+        "state": {i: {"momentum_buffer": optim["state.%d.momentum_buffer" % i]} for i in range(len(names))},
+        "param_groups": [dict(sgd.state_dict()["param_groups"][0])],
+    })
+    for i, p in enumerate(net.parameters()):
+        assert sgd.state[p]["momentum_buffer"].shape == p.shape, names[i]
+    print("cassnn network and optimizer state load into PyTorch: OK")
+
+
+if __name__ == "__main__":
+    main()
