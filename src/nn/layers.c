@@ -33,6 +33,7 @@ static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
     return _mm512_fmadd_ps(_mm512_set1_ps(a), x, acc);
 }
 static inline vec16 v_add(vec16 a, vec16 b) { return _mm512_add_ps(a, b); }
+static inline vec16 v_mul(vec16 a, vec16 b) { return _mm512_mul_ps(a, b); }
 static inline void v_store(float *p, vec16 v, int n) {
     _mm512_mask_storeu_ps(p, lane_mask(0, n), v);
 }
@@ -72,6 +73,10 @@ static inline vec16 v_add(vec16 a, vec16 b) {
     for (int t = 0; t < 16; t++) a.f[t] += b.f[t];
     return a;
 }
+static inline vec16 v_mul(vec16 a, vec16 b) {
+    for (int t = 0; t < 16; t++) a.f[t] *= b.f[t];
+    return a;
+}
 static inline void v_store(float *p, vec16 v, int n) {
     for (int t = 0; t < n; t++) p[t] = v.f[t];
 }
@@ -90,10 +95,11 @@ static inline uint32_t nonzero_bits(const float *p, int n) {
  * output rows and register-blocked over output channels (for these small
  * images it beats im2row + sgemm, which spends its time copying and
  * packing); else im2row + one sgemm per block of NN_CONV_BLOCK images.
- * Backward: dweight and dbias visit only non-zero output gradients (after
- * max-pool, ReLU and dropout most are zero), reading the windows straight
- * from the input; din = col2im(weight^T * dout) with one sgemm. Nothing is
- * kept from the forward pass but its input. */
+ * Backward: when most output gradients are zero (after max-pool, ReLU and
+ * dropout), only the non-zero ones are visited, reading windows straight
+ * from the input; otherwise sgemm: dweight from im2row patches, din =
+ * col2im(weight^T * dout). Nothing is kept from the forward pass but its
+ * input. */
 
 static int row_count(const nn_conv_shape *s) { return s->in_c * s->k * s->k; }
 static int positions_of(const nn_conv_shape *s) { return s->out_h * s->out_w; }
@@ -106,8 +112,11 @@ static int use_window_path(const nn_conv_shape *s) {
 long nn_conv2d_scratch_floats(const nn_conv_shape *s) {
     const long positions = positions_of(s), row = row_count(s);
     const long forward = use_direct(s) ? 0 : NN_CONV_BLOCK * positions * (row + s->out_c);
-    /* backward: patches of one image (dense path), weight^T*dout, non-zero list */
-    const long backward = positions * row * 2 + 2 * positions;
+    /* backward: patches of one image and weight^T*dout (dense path), or the
+     * non-zero lists (sparse path) */
+    const long dense = positions * row * 2;
+    const long sparse = 2 * positions + 4L * s->out_c * positions + 2L * s->out_h + 1;
+    const long backward = dense > sparse ? dense : sparse;
     return forward > backward ? forward : backward;
 }
 
@@ -277,14 +286,74 @@ void nn_conv2d_forward(float *out, float *scratch, const float *in, const float 
     }
 }
 
-/* dweight and dbias of one image from its non-zero output gradients: for
- * each output channel, the list of (position, gradient), then per input
- * channel k register accumulators (one per kernel row) over that list. */
-static void conv_weight_grad_sparse(float *dweight, float *dbias, float *scratch, const float *g,
-                                    const float *in, const nn_conv_shape *s) {
+/* The non-zero output gradients of one image: output channel, position,
+ * value; `sorted` is scratch for scatter_rows (out_c*P + 2*out_h + 1 ints). */
+typedef struct grad_list {
+    int32_t *oc, *q;
+    float *v;
+    int32_t *sorted;
+    int n;
+} grad_list;
+
+/* din = sum over the listed gradients of gradient * weight[oc] placed at the
+ * output position's window. Computed per input row in a register: the
+ * window row of weights is loaded shifted into the lanes it covers (masked
+ * load), so nothing is read back from memory that was just written (a
+ * scatter of overlapping windows stalls on store forwarding). */
+static void scatter_rows(float *din, const grad_list *list, const float *weight,
+                         const nn_conv_shape *s) {
+    const int k = s->k, row = row_count(s), OH = s->out_h;
+    /* counting sort by output row: row oy's entries are by_row[start[oy] ..
+     * start[oy+1]) */
+    int32_t *by_row = list->sorted, *start = by_row + list->n, *fill = start + OH + 1;
+    memset(start, 0, sizeof(int32_t) * (size_t)(OH + 1));
+    for (int j = 0; j < list->n; j++) start[list->q[j] / s->out_w + 1]++;
+    for (int oy = 0; oy < OH; oy++) start[oy + 1] += start[oy];
+    memcpy(fill, start, sizeof(int32_t) * (size_t)OH);
+    for (int j = 0; j < list->n; j++) by_row[fill[list->q[j] / s->out_w]++] = j;
+    for (int c = 0; c < s->in_c; c++)
+        for (int y = 0; y < s->in_h; y++)
+            for (int x0 = 0; x0 < s->in_w; x0 += 16) {
+                const int lanes = s->in_w - x0 < 16 ? s->in_w - x0 : 16;
+                /* two chains: the FMA latency, not the loads, bounds one */
+                vec16 acc0 = v_zero(), acc1 = v_zero();
+                for (int ky = 0; ky < k; ky++) {
+                    const int oy = y - ky;
+                    if (oy < 0 || oy >= OH) continue;
+                    const float *wk = weight + (c * k + ky) * k;
+                    for (int b = start[oy]; b < start[oy + 1]; b++) {
+                        const int j = by_row[b];
+                        /* lanes ox-x0 .. ox-x0+k-1 hold weight row kx = 0..k-1 */
+                        const int shift = list->q[j] % s->out_w - x0;
+                        const int lo = shift > 0 ? shift : 0;
+                        const int hi = shift + k < lanes ? shift + k : lanes;
+                        if (lo >= hi) continue;
+                        const float *w = wk + (long)list->oc[j] * row;
+                        /* w - shift + t is only dereferenced for lanes lo..hi-1 */
+                        const vec16 term = v_load(w - shift, lo, hi);
+                        if (b & 1) acc1 = v_fma(acc1, list->v[j], term);
+                        else acc0 = v_fma(acc0, list->v[j], term);
+                    }
+                }
+                const vec16 acc = v_add(acc0, acc1);
+                v_store(din + ((long)c * s->in_h + y) * s->in_w + x0, acc, lanes);
+            }
+}
+
+/* Backward of one image from its non-zero output gradients: for each output
+ * channel, the list of (position, gradient); then per input channel and
+ * kernel row a register accumulator over that list for dweight; din (when
+ * wanted) from the list of all of them (scatter_rows). */
+static void conv_backward_sparse(float *dx, float *dweight, float *dbias, float *scratch,
+                                 const float *g, const float *in, const float *weight,
+                                 const nn_conv_shape *s) {
     const int k = s->k, P = positions_of(s), row = row_count(s);
     int32_t *offsets = (int32_t *)scratch; /* window origin in the input plane */
     float *vs = scratch + P;
+    /* the list of all non-zeros (for din) after the per-channel one */
+    const long most = (long)s->out_c * P;
+    int32_t *rest = (int32_t *)scratch + 2 * P;
+    grad_list list = {rest, rest + most, (float *)(rest + 2 * most), rest + 3 * most, 0};
     for (int oc = 0; oc < s->out_c; oc++) {
         const float *go = g + (long)oc * P;
         /* the non-zeros, found 16 positions at a time with a vector compare:
@@ -297,6 +366,11 @@ static void conv_weight_grad_sparse(float *dweight, float *dbias, float *scratch
                 bits &= bits - 1;
                 offsets[m] = (q / s->out_w) * s->in_w + q % s->out_w;
                 vs[m++] = go[q];
+                if (dx) {
+                    list.oc[list.n] = oc;
+                    list.q[list.n] = q;
+                    list.v[list.n++] = go[q];
+                }
             }
         }
         if (m == 0) continue;
@@ -322,6 +396,7 @@ static void conv_weight_grad_sparse(float *dweight, float *dbias, float *scratch
             }
         }
     }
+    if (dx) scatter_rows(dx, &list, weight, s);
 }
 
 void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch,
@@ -338,18 +413,19 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch
             nonzero += __builtin_popcount(nonzero_bits(g + j, out_size - j < 16 ? (int)(out_size - j) : 16));
         /* sparse: ~k*k vector FMAs per non-zero; dense: a BLAS pass over all */
         if (use_window_path(s) && nonzero * 4 < out_size) {
-            conv_weight_grad_sparse(dweight, dbias, scratch, g, x, s);
-        } else {
-            for (int oc = 0; oc < s->out_c; oc++) {
-                float db = 0.0f;
-                for (int q = 0; q < P; q++) db += g[(long)oc * P + q];
-                dbias[oc] += db;
-            }
-            im2row(scratch, x, s);
-            /* dweight[oc][r] += sum_p dout[oc][p] * patches[p][r] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->out_c, row, P, 1.0f, g, P,
-                        scratch, row, 1.0f, dweight, row);
+            float *dx = din ? din + i * in_size : NULL;
+            conv_backward_sparse(dx, dweight, dbias, scratch, g, x, weight, s);
+            continue;
         }
+        for (int oc = 0; oc < s->out_c; oc++) {
+            float db = 0.0f;
+            for (int q = 0; q < P; q++) db += g[(long)oc * P + q];
+            dbias[oc] += db;
+        }
+        im2row(scratch, x, s);
+        /* dweight[oc][r] += sum_p dout[oc][p] * patches[p][r] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->out_c, row, P, 1.0f, g, P,
+                    scratch, row, 1.0f, dweight, row);
         if (din) {
             /* dcol[r][p] = sum_oc weight[oc][r] * dout[oc][p] */
             float *dcol = scratch + (long)P * row;
