@@ -12,6 +12,9 @@
       8): param.* and, for each optimizer configuration below, the weights
       after 3 steps on the same batch -> <config>.*.
 
+  fixtures/lr_schedules.safetensors  learning rates of StepLR (per epoch),
+      CosineAnnealingLR and OneCycleLR (per batch, cycle_momentum=False).
+
 Dropout is disabled (eval mode) so the C side can run without sharing masks.
 The files are safetensors written by hand with struct + json (torch 1.13 has
 no safetensors package), float32 little endian.
@@ -129,8 +132,37 @@ def small_optim():
     write_safetensors(os.path.join(HERE, "small_optim.safetensors"), out, {"torch": torch.__version__})
 
 
+def lr_schedules():
+    def rates(make, steps):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        sched = make(opt)
+        out = []
+        for _ in range(steps):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return np.array(out, dtype=np.float64)
+
+    def with_lr(lr, make):
+        def f(opt):
+            opt.param_groups[0]["lr"] = lr
+            opt.param_groups[0]["initial_lr"] = lr
+            return make(opt)
+        return f
+
+    out = {
+        # tests/nn/test_nn_parity.c mirrors these settings
+        "step_lr": rates(with_lr(1.0, lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)), 10),
+        "cosine_lr": rates(with_lr(0.1, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=50, eta_min=0.001)), 50),
+        "onecycle_lr": rates(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=50,
+                                                                         cycle_momentum=False), 50),
+    }
+    write_safetensors(os.path.join(HERE, "lr_schedules.safetensors"), out, {"torch": torch.__version__})
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     os.makedirs(HERE, exist_ok=True)
     tutorial()
     small_optim()
+    lr_schedules()

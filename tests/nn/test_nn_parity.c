@@ -14,6 +14,7 @@
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
 #include "cassnn/nn_safetensors.h"
+#include "cassnn/nn_train.h"
 
 /* Relative tolerance of the brief: each element within 1e-5 of PyTorch's,
  * relative to the element, with the tensor's largest magnitude as the floor
@@ -198,11 +199,41 @@ static void test_optim_rejects_bad_settings(void **state) {
     assert_non_null(strstr(err.msg, "betas"));
 }
 
+/* Mirrors lr_schedules() in make_fixtures.py. */
+static void test_lr_schedules(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f, "lr_schedules.safetensors");
+    long n;
+    float *want = tensor(&f, "step_lr", &n);
+    nn_lr_schedule step = {.kind = NN_LR_STEP, .base_lr = 1.0f, .step_epochs = 3, .gamma = 0.5f};
+    float got[64];
+    assert_true(n <= 64);
+    for (long e = 0; e < n; e++) got[e] = nn_lr_at(&step, e, (int)e + 1); /* one step per epoch */
+    expect_close("StepLR", got, want, n);
+    free(want);
+    want = tensor(&f, "cosine_lr", &n);
+    assert_true(n <= 64);
+    nn_lr_schedule cosine = {.kind = NN_LR_COSINE, .base_lr = 0.1f, .min_lr = 0.001f, .total_steps = 50};
+    for (long t = 0; t < n; t++) got[t] = nn_lr_at(&cosine, t, 1);
+    expect_close("CosineAnnealingLR", got, want, n);
+    free(want);
+    want = tensor(&f, "onecycle_lr", &n);
+    assert_true(n <= 64);
+    nn_lr_schedule one = {.kind = NN_LR_ONE_CYCLE, .base_lr = 0.1f, .total_steps = 50,
+                          .pct_start = 0.3f, .div_factor = 25.0f, .final_div_factor = 1e4f};
+    for (long t = 0; t < n; t++) got[t] = nn_lr_at(&one, t, 1);
+    expect_close("OneCycleLR", got, want, n);
+    free(want);
+    fixture_close(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tutorial_forward_backward_sgd),
         cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_optim_rejects_bad_settings),
+        cmocka_unit_test(test_lr_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
