@@ -34,9 +34,9 @@
 int data_feed_normalisation(const char *dataset, float *mean, float *std);
 
 typedef struct data_scan_options {
-    int ranges;       /* token ranges the ring is cut into (<= 0: 64) */
+    int ranges;       /* token ranges the ring is cut into (<= 0: 256) */
     int threads;      /* ranges scanned at once (<= 0: 4) */
-    int32_t page_size;/* rows per page (<= 0: 1000 blob layout, 250 list layout) */
+    int32_t page_size;/* rows per page (<= 0: 200 blob layout, 40 list layout) */
 } data_scan_options;
 
 /* Reads every row of keyspace.table into out (1x28x28, sorted by id; labels
