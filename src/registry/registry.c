@@ -229,7 +229,7 @@ int registry_list(cql_session *s, const char *keyspace, registry_model **out, si
         snprintf(query, sizeof query, "SELECT %s FROM %s.%s", select_columns[t][1], keyspace,
                  registry_table_name((registry_table)t));
         cql_statement st = cql_stmt(query, NULL, 0);
-        st.page_size = 25; /* ~180 KB of blobs per row */
+        st.page_size = 1; /* ~180 KB of blobs per row: keep frames small */
         st.timeout_ms = 60000;
         cql_pager *pg;
         if (cql_pager_open(s, &st, &pg, err)) goto fail;
