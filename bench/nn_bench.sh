@@ -26,7 +26,7 @@ field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cassnn=$("$BENCH" --threads 2 --epochs "$EPOCHS")
 echo "$cassnn"
-best_train=0 best_infer=0 best_train_cfg="" best_infer_cfg=""
+best_train=0 best_infer=0 best_cpu=0 best_train_cfg="" best_infer_cfg="" best_cpu_cfg=""
 for cfg in "OPENBLAS_NUM_THREADS=1 2" "default 2" "OPENBLAS_NUM_THREADS=1 1"; do
     set -- $cfg
     env_arg=$1 threads=$2
@@ -36,13 +36,15 @@ for cfg in "OPENBLAS_NUM_THREADS=1 2" "default 2" "OPENBLAS_NUM_THREADS=1 1"; do
         out=$(env "$env_arg" /usr/bin/python3 "$HERE/nn_bench_torch.py" --threads "$threads" --epochs "$EPOCHS")
     fi
     echo "$out  [$env_arg, torch.set_num_threads($threads)]"
-    t=$(field train_img_s "$out") i=$(field infer_img_s "$out")
+    t=$(field train_img_s "$out") i=$(field infer_img_s "$out") u=$(field train_img_per_cpu_s "$out")
+    if awk "BEGIN{exit !($u > $best_cpu)}"; then best_cpu=$u best_cpu_cfg="$env_arg, set_num_threads($threads)"; fi
     if awk "BEGIN{exit !($t > $best_train)}"; then best_train=$t best_train_cfg="$env_arg, set_num_threads($threads)"; fi
     if awk "BEGIN{exit !($i > $best_infer)}"; then best_infer=$i best_infer_cfg="$env_arg, set_num_threads($threads)"; fi
 done
-ct=$(field train_img_s "$cassnn") ci=$(field infer_img_s "$cassnn")
-awk -v ct="$ct" -v ci="$ci" -v bt="$best_train" -v bi="$best_infer" \
-    -v tc="$best_train_cfg" -v ic="$best_infer_cfg" 'BEGIN {
+ct=$(field train_img_s "$cassnn") ci=$(field infer_img_s "$cassnn") cu=$(field train_img_per_cpu_s "$cassnn")
+awk -v ct="$ct" -v ci="$ci" -v cu="$cu" -v bt="$best_train" -v bi="$best_infer" -v bu="$best_cpu" \
+    -v tc="$best_train_cfg" -v ic="$best_infer_cfg" -v uc="$best_cpu_cfg" 'BEGIN {
     printf "training  (batch 64):   cassnn %6.0f img/s, PyTorch %6.0f img/s (%s): %.2fx\n", ct, bt, tc, ct / bt
     printf "inference (batch 1000): cassnn %6.0f img/s, PyTorch %6.0f img/s (%s): %.2fx\n", ci, bi, ic, ci / bi
+    printf "training per CPU-second: cassnn %6.0f img, PyTorch %6.0f img (%s): %.2fx\n", cu, bu, uc, cu / bu
 }'
