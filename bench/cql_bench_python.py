@@ -72,7 +72,10 @@ def main():
         for t, data in sets.items():
             ins = s.prepare("INSERT INTO %s.%s (id, label, pixels) VALUES (?, ?, ?)" % (ks, t))
             args = [(i, label, px) for i, (label, px) in enumerate(data)]
-            res = execute_concurrent_with_args(s, ins, args, concurrency=a.concurrency, raise_on_first_error=True)
+            res = execute_concurrent_with_args(s, ins, args, concurrency=a.concurrency, raise_on_first_error=False)
+            bad = [r.result_or_exc for r in res if not r.success]
+            if bad:
+                sys.exit("python: %d of %d inserts into %s failed; first: %r" % (len(bad), len(args), t, bad[0]))
             rows += len(res)
         secs, cpu = time.monotonic() - t0, cpu_s() - c0
         print("python insert rows=%d seconds=%.3f rows_per_s=%.0f cpu_s=%.3f concurrency=%d"

@@ -44,14 +44,17 @@ typedef struct cql_config {
     int compression;            /* 1 = ask the node for LZ4 body compression */
     int connections_per_host;   /* default 2 */
     int max_inflight;           /* backpressure: submitting blocks beyond this many
-                                   requests in flight session-wide; default 1024 */
+                                   requests in flight session-wide; default 256 */
     int connect_timeout_ms;     /* default 5000 */
     int request_timeout_ms;     /* default 12000; a statement can override it */
     cql_consistency consistency;/* default CQL_LOCAL_ONE */
     int32_t page_size;          /* default 5000 rows per page */
     int discover_peers;         /* 1 (default): connect to every node in system.peers_v2 */
     int token_aware;            /* 1 (default): send prepared statements to a replica */
-    int retries;                /* idempotent requests: extra attempts on other nodes (default 2) */
+    int retries;                /* idempotent requests: extra attempts (default 2) after a
+                                   failed connection or an Overloaded, IsBootstrapping,
+                                   Unavailable, Read/WriteTimeout answer, on another
+                                   node when there is one */
     /* TLS (OpenSSL). tls = 1 enables it; the node's certificate is verified
      * against tls_ca_file (or the system store when NULL) unless
      * tls_no_verify; tls_cert_file/tls_key_file give a client certificate;

@@ -69,6 +69,7 @@ typedef struct request {
     uint8_t opcode;               /* QUERY, EXECUTE or BATCH */
     char *query;
     const cql_prepared *prep;
+    const cql_prepared *reprep;   /* the statement being re-prepared */
     cql_buf values;
     uint16_t n_values;
     cql_query_params params;
@@ -118,7 +119,7 @@ void cql_config_init(cql_config *c) {
     c->contact_points = "127.0.0.1";
     c->port = 9042;
     c->connections_per_host = 2;
-    c->max_inflight = 1024;
+    c->max_inflight = 256;
     c->connect_timeout_ms = 5000;
     c->request_timeout_ms = 12000;
     c->consistency = CQL_LOCAL_ONE;
@@ -433,9 +434,11 @@ static void request_complete(request *rq, cql_result *r, const cassnn_err *err) 
     if (permit) permit_release(s);
 }
 
-/* Retry an idempotent request on another node after a short backoff. This
- * runs on the failed connection's reader thread, which has nothing else to
- * do, so sleeping there stalls no healthy connection. */
+/* Retry an idempotent request on another node (or the same one when it is
+ * the only one) after a short backoff: 10 ms, then 20 ms. This runs on a
+ * reader thread; after a connection failure that thread has nothing else to
+ * do, and after an overload/timeout answer the pause is welcome
+ * backpressure on a node that is struggling. */
 static int maybe_retry(request *rq, const cassnn_err *why) {
     if (!rq->idempotent || rq->attempts >= rq->s->cfg.retries) return 0;
     rq->attempts++;
@@ -448,6 +451,18 @@ static int maybe_retry(request *rq, const cassnn_err *why) {
 }
 
 static void on_reprepared(void *user, cql_response *resp, const cassnn_err *err);
+
+/* The prepared statement of rq (or of its batch) whose id the node reported
+ * as unknown; NULL when none matches. */
+static const cql_prepared *unprepared_statement(cql_session *s, const request *rq, const uint8_t *id, size_t len) {
+    for (int i = -1; i < (int)rq->n_items; i++) {
+        const cql_prepared *p = i < 0 ? rq->prep : rq->items[i].prep;
+        if (!p) continue;
+        const cql_result *r = prepared_current(s, p);
+        if (r->prepared_id_len == len && !memcmp(r->prepared_id, id, len)) return p;
+    }
+    return NULL;
+}
 
 static void on_response(void *user, cql_response *resp, const cassnn_err *err) {
     request *rq = user;
@@ -487,22 +502,29 @@ static void on_response(void *user, cql_response *resp, const cassnn_err *err) {
     }
     cql_error_to_err(&ce, &e);
     free(resp->body);
-    if (ce.code == CQL_ERR_UNPREPARED && !rq->reprepared && (rq->prep || rq->opcode == CQL_OP_BATCH)) {
-        /* The node forgot the statement (restart, cache eviction): prepare it
-         * again on the same connection, then resend. */
-        rq->reprepared = 1;
-        const cql_prepared *p = rq->prep;
-        for (uint16_t i = 0; !p && i < rq->n_items; i++) p = rq->items[i].prep; /* batch: first prepared */
-        if (p) {
+    /* The node forgot a statement (restart, cache eviction): prepare it again
+     * on the same connection, then resend. A batch may hold several, so up
+     * to one re-prepare per statement. */
+    const cql_prepared *p = ce.code == CQL_ERR_UNPREPARED && rq->reprepared <= rq->n_items
+                                ? unprepared_statement(s, rq, ce.unprepared_id, ce.unprepared_id_len)
+                                : NULL;
+    if (p) {
+        rq->reprepared++;
+        rq->reprep = p;
+        {
             cql_buf frame = {0};
             cql_encode_prepare(&frame, 0, p->query);
-            rq->prep = p;
             int rc = cql_conn_submit(rq->conn, &frame, rq->timeout_ms, on_reprepared, rq, &e);
             cql_buf_free(&frame);
             if (rc == 0) return;
         }
     }
-    if ((ce.code == CQL_ERR_OVERLOADED || ce.code == CQL_ERR_IS_BOOTSTRAPPING) && maybe_retry(rq, &e)) return;
+    /* The node could not do it in time, or cannot now: an idempotent request
+     * is safe to send again (to another node when there is one). */
+    int transient = ce.code == CQL_ERR_OVERLOADED || ce.code == CQL_ERR_IS_BOOTSTRAPPING ||
+                    ce.code == CQL_ERR_WRITE_TIMEOUT || ce.code == CQL_ERR_READ_TIMEOUT ||
+                    ce.code == CQL_ERR_UNAVAILABLE;
+    if (transient && maybe_retry(rq, &e)) return;
     request_complete(rq, NULL, &e);
 }
 
@@ -535,7 +557,7 @@ static void on_reprepared(void *user, cql_response *resp, const cassnn_err *err)
         request_complete(rq, NULL, &e);
         return;
     }
-    cql_prepared *p = (cql_prepared *)rq->prep;
+    cql_prepared *p = (cql_prepared *)rq->reprep;
     pthread_mutex_lock(&s->lock);
     old->r = p->res;
     old->next = s->retired;
@@ -1070,7 +1092,7 @@ int cql_session_open(cql_session **out, const cql_config *cfg, cassnn_err *err) 
     if (!s->cfg.contact_points) s->cfg.contact_points = "127.0.0.1";
     if (s->cfg.port <= 0) s->cfg.port = 9042;
     if (s->cfg.connections_per_host <= 0) s->cfg.connections_per_host = 1;
-    if (s->cfg.max_inflight <= 0) s->cfg.max_inflight = 1024;
+    if (s->cfg.max_inflight <= 0) s->cfg.max_inflight = 256;
     if (s->cfg.request_timeout_ms <= 0) s->cfg.request_timeout_ms = 12000;
     if (s->cfg.tls && tls_setup(s, err)) goto fail;
 
