@@ -30,19 +30,28 @@ typedef void (*data_ingest_progress)(void *user, size_t done, size_t total);
 
 typedef struct data_ingest_options {
     const char *keyspace;
-    int concurrency;                  /* INSERTs in flight at most; <= 0: 256 */
+    int concurrency;                  /* INSERTs in flight at most; <= 0: 128 */
     data_ingest_progress progress;    /* may be NULL */
     void *progress_user;
     volatile sig_atomic_t *stop;      /* may be NULL; non-zero: submit no more rows */
 } data_ingest_options;
 
-/* Writes every row of the n sets with one prepared INSERT per table and
- * bounded asynchronous concurrency. confirmed[i] receives how many rows of
- * sets[i] the node acknowledged - also when the call fails, so the caller can
- * say how far it got. Fails on the first write error (after the requests in
- * flight finish) or when *stop becomes non-zero ("interrupted"). */
+#define DATA_INGEST_MAX_SETS 8
+
+typedef struct data_ingest_result {
+    size_t confirmed[DATA_INGEST_MAX_SETS]; /* rows of sets[i] the node acknowledged */
+    size_t retried;                         /* writes sent again after a timeout */
+} data_ingest_result;
+
+/* Writes every row of the n (<= DATA_INGEST_MAX_SETS) sets with one prepared
+ * INSERT per table and bounded asynchronous concurrency. A row the node
+ * answers with a timeout or "overloaded" is sent again (up to 6 tries) while
+ * the number in flight is halved, then grows back. result->confirmed is
+ * filled also when the call fails, so the caller can say how far it got.
+ * Fails on the first other write error (after the requests in flight finish)
+ * or when *stop becomes non-zero ("interrupted"). */
 int data_ingest_write(cql_session *s, const data_ingest_set *sets, size_t n,
-                      const data_ingest_options *o, size_t *confirmed, cassnn_err *err);
+                      const data_ingest_options *o, data_ingest_result *result, cassnn_err *err);
 
 /* Order-independent checksum of rows (id, label, pixels): the sum of a 64-bit
  * FNV-1a hash of each row. Equal sets of rows give equal sums. */

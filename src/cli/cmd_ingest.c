@@ -25,7 +25,7 @@
 #include "commands.h"
 #include "connect.h"
 
-enum { MAX_SETS = 8, TRAIN = 0, TEST = 1, PREDICT = 2 };
+enum { MAX_SETS = DATA_INGEST_MAX_SETS, TRAIN = 0, TEST = 1, PREDICT = 2 };
 
 typedef struct ingest_args {
     const char *keyspace, *train, *predict, *idx, *png, *table, *dataset, *datacenter, *host;
@@ -60,7 +60,7 @@ static void usage(FILE *out) {
             "                    tables, pixels as one 784-byte blob: faster)\n"
             "  --skip-bad        skip and count bad rows/images instead of failing\n"
             "  --verify          read the tables back and compare counts and checksums\n"
-            "  --concurrency N   INSERTs in flight (default 256)\n"
+            "  --concurrency N   INSERTs in flight (default 128)\n"
             "  --host H --port P the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n");
 }
 
@@ -317,7 +317,7 @@ static void on_interrupt(int sig) {
 static int write_sets(const ingest_args *a, loaded_set *sets, size_t n) {
     cassnn_err err = {0};
     cql_session *s = NULL;
-    int concurrency = a->concurrency > 0 ? a->concurrency : 256;
+    int concurrency = a->concurrency > 0 ? a->concurrency : 128;
     if (cli_connect(a->host, a->port, concurrency, &s, &err)) {
         fprintf(stderr, "cassnn ingest: %s (nothing written)\n", err.msg);
         return 1;
@@ -334,7 +334,8 @@ static int write_sets(const ingest_args *a, loaded_set *sets, size_t n) {
     }
 
     data_ingest_set jobs[MAX_SETS];
-    size_t confirmed[MAX_SETS], total = 0;
+    data_ingest_result result;
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         jobs[i] = (data_ingest_set){sets[i].table, sets[i].source, &sets[i].images};
         total += sets[i].images.count;
@@ -346,20 +347,21 @@ static int write_sets(const ingest_args *a, loaded_set *sets, size_t n) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     double start = now_seconds();
-    rc = data_ingest_write(s, jobs, n, &o, confirmed, &err);
+    rc = data_ingest_write(s, jobs, n, &o, &result, &err);
     double seconds = now_seconds() - start;
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
 
     size_t written = 0;
-    for (size_t i = 0; i < n; i++) written += confirmed[i];
+    for (size_t i = 0; i < n; i++) written += result.confirmed[i];
     if (rc) {
         if (view.tty) fputc('\n', stderr);
         fprintf(stderr, "cassnn ingest: stopped: %s\n", err.msg);
         fprintf(stderr, "cassnn ingest: %zu of %zu rows written in %.1f s:", written, total,
                 seconds);
         for (size_t i = 0; i < n; i++)
-            fprintf(stderr, " %s %zu/%zu;", sets[i].table, confirmed[i], sets[i].images.count);
+            fprintf(stderr, " %s %zu/%zu;", sets[i].table, result.confirmed[i],
+                    sets[i].images.count);
         fprintf(stderr, "\ncassnn ingest: run the same command again to complete it "
                         "(rows are upserts by id)\n");
         cql_session_close(s);
@@ -368,7 +370,10 @@ static int write_sets(const ingest_args *a, loaded_set *sets, size_t n) {
     printf("ingested %zu rows into %s in %.2f s (%.0f rows/s):\n", total, a->keyspace, seconds,
            seconds > 0 ? (double)total / seconds : 0);
     for (size_t i = 0; i < n; i++)
-        printf("  %-18s %6zu rows  from %s\n", sets[i].table, confirmed[i], sets[i].source);
+        printf("  %-18s %6zu rows  from %s\n", sets[i].table, result.confirmed[i],
+               sets[i].source);
+    if (result.retried)
+        printf("  (%zu writes were sent again after the node timed out)\n", result.retried);
     if (a->verify) {
         if (data_ingest_verify(s, a->keyspace, jobs, n, &err)) {
             fprintf(stderr, "cassnn ingest: %s\n", err.msg);

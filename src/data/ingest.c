@@ -5,8 +5,9 @@
  * thread. A counter of requests in flight, guarded by a mutex and condition
  * variable, keeps at most `concurrency` of them outstanding: enough to keep
  * the node busy, bounded so a large set never queues unbounded memory.
- * Statements are marked idempotent (upserts by id), so the client may retry
- * them on another replica.
+ * Statements are marked idempotent (upserts by id): the client may retry
+ * them on another replica, and rows the node timed out on are sent again
+ * here, with fewer requests in flight, instead of failing a long run.
  */
 #include "cassnn/ingest.h"
 
@@ -15,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-enum { IMAGE_BYTES = 784, DEFAULT_CONCURRENCY = 256 };
+enum { IMAGE_BYTES = 784, DEFAULT_CONCURRENCY = 128 };
 
 static int is_blob_table(const char *table) {
     size_t n = strlen(table);
@@ -29,34 +31,60 @@ static double now_seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* One row's write: what to send, and how often it was tried. */
+typedef struct row_ticket {
+    struct write_state *w;
+    uint32_t set;
+    uint32_t row;
+    int attempts;
+} row_ticket;
+
 typedef struct write_state {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     int inflight;
-    size_t done;          /* rows confirmed, all sets */
-    size_t *confirmed;    /* per set */
+    int limit, max_limit;  /* current and configured bound on requests in flight */
+    int successes;         /* since the limit last changed */
+    size_t done;           /* rows confirmed, all sets */
+    data_ingest_result *result;
+    row_ticket **retry;    /* rows to send again (a stack; at most one entry per row) */
+    size_t n_retry;
     int failed;
     cassnn_err first_error;
 } write_state;
 
-/* The callback's user pointer: which set a row belongs to. */
-typedef struct set_tag {
-    write_state *w;
-    size_t set;
-} set_tag;
+enum { MAX_ATTEMPTS = 6, MIN_LIMIT = 8 };
 
+/* A node that is overloaded answers with timeouts; an upsert is idempotent,
+ * so sending it again later is safe. */
+static int is_retryable(int code) {
+    return code == CQL_ERR_WRITE_TIMEOUT || code == CQL_ERR_OVERLOADED ||
+           code == CQL_ERR_UNAVAILABLE || code == CQL_ERR_CLIENT_TIMEOUT;
+}
+
+/* Completion, on a reader thread. Concurrency adapts like TCP's window: it
+ * halves when the node times out and grows by one per window of successes. */
 static void on_written(void *user, cql_result *result, const cassnn_err *e) {
-    set_tag *tag = user;
-    write_state *w = tag->w;
+    row_ticket *t = user;
+    write_state *w = t->w;
     if (result) cql_result_free(result);
     pthread_mutex_lock(&w->lock);
     w->inflight--;
-    if (e) {
+    if (!e) {
+        w->result->confirmed[t->set]++;
+        w->done++;
+        if (++w->successes >= w->limit && w->limit < w->max_limit) {
+            w->limit++;
+            w->successes = 0;
+        }
+    } else if (is_retryable(e->code) && t->attempts < MAX_ATTEMPTS) {
+        w->retry[w->n_retry++] = t;
+        w->result->retried++;
+        w->limit = w->limit / 2 > MIN_LIMIT ? w->limit / 2 : MIN_LIMIT;
+        w->successes = 0;
+    } else {
         if (!w->failed) w->first_error = *e;
         w->failed = 1;
-    } else {
-        w->confirmed[tag->set]++;
-        w->done++;
     }
     pthread_cond_signal(&w->changed);
     pthread_mutex_unlock(&w->lock);
@@ -70,84 +98,103 @@ static void report_progress(const data_ingest_options *o, write_state *w, size_t
     o->progress(o->progress_user, done, total);
 }
 
-/* Submits the rows of one set; returns 0, or -1 when writing must stop
- * (w->failed set by a callback, a submit error, or *o->stop). */
-static int submit_set(cql_session *s, const data_ingest_set *set, set_tag *tag,
-                      const cql_prepared *insert, const data_ingest_options *o, int concurrency,
-                      size_t total, double *last_report, cassnn_err *err) {
-    write_state *w = tag->w;
+static int submit_row(cql_session *s, const data_ingest_set *sets, const cql_prepared **inserts,
+                      row_ticket *t, cassnn_err *err) {
+    const data_ingest_set *set = &sets[t->set];
     const data_images *im = set->images;
-    int blob = is_blob_table(set->table);
-    for (size_t i = 0; i < im->count; i++) {
-        if (o->stop && *o->stop)
-            return cassnn_err_set(err, "interrupted");
-        pthread_mutex_lock(&w->lock);
-        while (w->inflight >= concurrency && !w->failed) pthread_cond_wait(&w->changed, &w->lock);
-        int failed = w->failed;
-        if (!failed) w->inflight++;
-        pthread_mutex_unlock(&w->lock);
-        if (failed) return -1;
-
-        const uint8_t *pixels = im->pixels + i * IMAGE_BYTES;
-        cql_value values[3] = {
-            cql_int(im->ids[i]),
-            im->labels[i] >= 0 ? cql_int(im->labels[i]) : cql_unset(),
-            blob ? cql_blob(pixels, IMAGE_BYTES) : cql_list_int_u8(pixels, IMAGE_BYTES),
-        };
-        cql_statement st = cql_stmt_prepared(insert, values, 3);
-        st.idempotent = 1;
-        if (cql_execute_cb(s, &st, on_written, tag, err)) {
-            pthread_mutex_lock(&w->lock);
-            w->inflight--;
-            pthread_mutex_unlock(&w->lock);
-            return cassnn_err_wrap(err, "%s row id %d", set->source, im->ids[i]);
-        }
-        double t = now_seconds();
-        if (t - *last_report >= 0.1) {
-            *last_report = t;
-            report_progress(o, w, total);
-        }
-    }
+    const uint8_t *pixels = im->pixels + (size_t)t->row * IMAGE_BYTES;
+    cql_value values[3] = {
+        cql_int(im->ids[t->row]),
+        im->labels[t->row] >= 0 ? cql_int(im->labels[t->row]) : cql_unset(),
+        is_blob_table(set->table) ? cql_blob(pixels, IMAGE_BYTES)
+                                  : cql_list_int_u8(pixels, IMAGE_BYTES),
+    };
+    cql_statement st = cql_stmt_prepared(inserts[t->set], values, 3);
+    st.idempotent = 1;
+    t->attempts++;
+    if (cql_execute_cb(s, &st, on_written, t, err))
+        return cassnn_err_wrap(err, "%s row id %d", set->source, im->ids[t->row]);
     return 0;
 }
 
+/* Sends every ticket, retried ones first, keeping at most w->limit in flight,
+ * until all are confirmed or writing must stop. */
+static int submit_all(cql_session *s, const data_ingest_set *sets, const cql_prepared **inserts,
+                      row_ticket *tickets, size_t total, write_state *w,
+                      const data_ingest_options *o, cassnn_err *err) {
+    size_t next = 0;
+    double last_report = now_seconds();
+    for (;;) {
+        if (o->stop && *o->stop) return cassnn_err_set(err, "interrupted");
+        pthread_mutex_lock(&w->lock);
+        while (!w->failed && (w->inflight >= w->limit ||
+                              (w->n_retry == 0 && next == total && w->inflight > 0)))
+            pthread_cond_wait(&w->changed, &w->lock);
+        row_ticket *t = NULL;
+        if (!w->failed) {
+            if (w->n_retry) t = w->retry[--w->n_retry];
+            else if (next < total) t = &tickets[next++];
+        }
+        if (t) w->inflight++;
+        int failed = w->failed;
+        pthread_mutex_unlock(&w->lock);
+        if (failed) return -1;
+        if (!t) return 0; /* nothing left to send and nothing in flight */
+        if (t->attempts > 0) usleep(20000u * (unsigned)t->attempts); /* let the node catch up */
+        if (submit_row(s, sets, inserts, t, err)) {
+            pthread_mutex_lock(&w->lock);
+            w->inflight--;
+            pthread_mutex_unlock(&w->lock);
+            return -1;
+        }
+        double now = now_seconds();
+        if (now - last_report >= 0.1) {
+            last_report = now;
+            report_progress(o, w, total);
+        }
+    }
+}
+
 int data_ingest_write(cql_session *s, const data_ingest_set *sets, size_t n,
-                      const data_ingest_options *o, size_t *confirmed, cassnn_err *err) {
-    for (size_t i = 0; i < n; i++) confirmed[i] = 0;
-    for (size_t i = 0; i < n; i++)
+                      const data_ingest_options *o, data_ingest_result *result, cassnn_err *err) {
+    memset(result, 0, sizeof *result);
+    if (n > DATA_INGEST_MAX_SETS)
+        return cassnn_err_set(err, "%zu sets; at most %d per call", n, DATA_INGEST_MAX_SETS);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
         if (data_image_size(sets[i].images) != IMAGE_BYTES)
             return cassnn_err_set(err, "%s: images of %zu bytes; the raw tables hold 28x28",
                                   sets[i].source, data_image_size(sets[i].images));
-    const cql_prepared **inserts = calloc(n ? n : 1, sizeof *inserts);
-    set_tag *tags = calloc(n ? n : 1, sizeof *tags);
-    if (!inserts || !tags) {
-        free(inserts);
-        free(tags);
-        return cassnn_err_set(err, "out of memory");
+        total += sets[i].images->count;
     }
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    const cql_prepared *inserts[DATA_INGEST_MAX_SETS];
+    for (size_t i = 0; i < n; i++) {
         char cql[256];
         snprintf(cql, sizeof cql, "INSERT INTO %s.%s (id, label, pixels) VALUES (?, ?, ?)",
                  o->keyspace, sets[i].table);
-        if (cql_prepare(s, cql, &inserts[i], err)) rc = cassnn_err_wrap(err, "preparing %s", cql);
+        if (cql_prepare(s, cql, &inserts[i], err)) return cassnn_err_wrap(err, "preparing %s", cql);
     }
-
-    write_state w = {.confirmed = confirmed};
+    row_ticket *tickets = malloc((total ? total : 1) * sizeof *tickets);
+    row_ticket **retry = malloc((total ? total : 1) * sizeof *retry);
+    if (!tickets || !retry) {
+        free(tickets);
+        free(retry);
+        return cassnn_err_set(err, "out of memory for %zu rows", total);
+    }
+    int concurrency = o->concurrency > 0 ? o->concurrency : DEFAULT_CONCURRENCY;
+    write_state w = {.limit = concurrency, .max_limit = concurrency, .result = result,
+                     .retry = retry};
     pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.changed, NULL);
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) total += sets[i].images->count;
-    int concurrency = o->concurrency > 0 ? o->concurrency : DEFAULT_CONCURRENCY;
-    double last_report = now_seconds();
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        tags[i] = (set_tag){&w, i};
-        rc = submit_set(s, &sets[i], &tags[i], inserts[i], o, concurrency, total, &last_report,
-                        err);
-    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t r = 0; r < sets[i].images->count; r++)
+            tickets[k++] = (row_ticket){&w, (uint32_t)i, (uint32_t)r, 0};
+
+    int rc = submit_all(s, sets, inserts, tickets, total, &w, o, err);
 
     /* Every submitted request completes (or fails) before we return: the
-     * callbacks point at w, which lives on this stack frame. */
+     * callbacks point at w and the tickets. */
     pthread_mutex_lock(&w.lock);
     while (w.inflight > 0) pthread_cond_wait(&w.changed, &w.lock);
     pthread_mutex_unlock(&w.lock);
@@ -158,8 +205,8 @@ int data_ingest_write(cql_session *s, const data_ingest_set *sets, size_t n,
     }
     pthread_cond_destroy(&w.changed);
     pthread_mutex_destroy(&w.lock);
-    free(inserts);
-    free(tags);
+    free(tickets);
+    free(retry);
     return rc;
 }
 
@@ -177,13 +224,15 @@ static int table_checksum(cql_session *s, const char *keyspace, const char *tabl
                           size_t *rows, uint64_t *sum, cassnn_err *err) {
     char cql[256];
     snprintf(cql, sizeof cql, "SELECT id, label, pixels FROM %s.%s", keyspace, table);
+    int blob = is_blob_table(table);
     cql_statement st = cql_stmt(cql, NULL, 0);
-    st.page_size = 2000;
+    /* Pages of under 1 MB: a list<int> row is ~6.3 KB on the wire, a blob row
+     * ~0.8 KB. Large frames cost the node big direct buffers. */
+    st.page_size = blob ? 1000 : 150;
     st.timeout_ms = 60000;
     cql_pager *pager;
     if (cql_pager_open(s, &st, &pager, err))
         return cassnn_err_wrap(err, "reading %s.%s", keyspace, table);
-    int blob = is_blob_table(table);
     const cql_result *page;
     int more, rc = 0;
     *rows = 0;

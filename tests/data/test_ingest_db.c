@@ -28,8 +28,10 @@ static cql_session *S;
 static char dir[64];
 static char out[1 << 16]; /* the last command's stdout + stderr */
 
-/* Runs `cassnn ARGS` (stdout and stderr into out); returns its exit status. */
-static int cassnn(const char *fmt, ...) {
+/* Runs `cassnn ARGS` (stdout and stderr into out) and fails the test, showing
+ * the output, unless it exits with want. */
+static void cassnn(int want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cassnn(int want, const char *fmt, ...) {
     char args[4096], cmd[4400];
     va_list ap;
     va_start(ap, fmt);
@@ -38,10 +40,17 @@ static int cassnn(const char *fmt, ...) {
     snprintf(cmd, sizeof cmd, "'%s/src/cli/cassnn' %s 2>&1", getenv("CASSNN_BINARY_DIR"), args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
+    size_t n = 0, chunk_len;
+    char chunk[4096];
+    while ((chunk_len = fread(chunk, 1, sizeof chunk, p)) > 0) { /* drain: never block the child */
+        size_t room = sizeof out - 1 - n, keep = chunk_len < room ? chunk_len : room;
+        memcpy(out + n, chunk, keep);
+        n += keep;
+    }
     out[n] = '\0';
     int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    int got = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    if (got != want) fail_msg("`cassnn %s` exited %d, expected %d:\n%s", args, got, want, out);
 }
 
 static void expect_output(const char *needle) {
@@ -207,8 +216,8 @@ static void schema_is_idempotent_and_reports_foreign_tables(void **state) {
     (void)state;
     const char *ks = "cassnn_test_ingest_schema";
     drop(ks);
-    assert_int_equal(cassnn("schema --keyspace %s", ks), 0);
-    assert_int_equal(cassnn("schema --keyspace %s", ks), 0);
+    cassnn(0, "schema --keyspace %s", ks);
+    cassnn(0, "schema --keyspace %s", ks);
     assert_int_equal(count_rows(ks, "raw_train"), 0);
     cql("SELECT id FROM cassnn_test_ingest_schema.models_test WHERE accuracy > 0.5"); /* SAI */
     cql("SELECT id FROM cassnn_test_ingest_schema.models_train WHERE loss < 0.5");
@@ -217,11 +226,11 @@ static void schema_is_idempotent_and_reports_foreign_tables(void **state) {
     cql("DROP TABLE cassnn_test_ingest_schema.raw_test");
     cql("CREATE TABLE cassnn_test_ingest_schema.raw_test (id int PRIMARY KEY, label text, "
         "pixels list<int>)");
-    assert_int_equal(cassnn("schema --keyspace %s", ks), 1);
+    cassnn(1, "schema --keyspace %s", ks);
     expect_output("table cassnn_test_ingest_schema.raw_test exists with column label of type "
                   "text, expected int; not altering it");
     drop(ks);
-    assert_int_equal(cassnn("schema --keyspace 'bad-name'"), 1);
+    cassnn(1, "schema --keyspace 'bad-name'");
     expect_output("invalid keyspace name 'bad-name'");
 }
 
@@ -234,10 +243,9 @@ static void csv_split_predict_and_rerun(void **state) {
     write_csv("train.csv", 1, 20, 1, 0, NULL);
     write_csv("test.csv", 0, 7, 2, 0, NULL);
     for (int run = 0; run < 2; run++) {
-        assert_int_equal(cassnn("ingest --keyspace %s --train %s/train.csv --predict %s/test.csv "
+        cassnn(0, "ingest --keyspace %s --train %s/train.csv --predict %s/test.csv "
                                 "--verify",
-                                ks, dir, dir),
-                         0);
+                                ks, dir, dir);
         expect_output("ingested 27 rows");
         expect_output("verify: every table's row count and checksum");
         assert_int_equal(count_rows(ks, "raw_train"), 16);
@@ -257,7 +265,7 @@ static void csv_split_predict_and_rerun(void **state) {
 
     /* --split 0.5 of 20 rows. */
     drop(ks);
-    assert_int_equal(cassnn("ingest --keyspace %s --train %s/train.csv --split 0.5", ks, dir), 0);
+    cassnn(0, "ingest --keyspace %s --train %s/train.csv --split 0.5", ks, dir);
     assert_int_equal(count_rows(ks, "raw_train"), 10);
     assert_int_equal(count_rows(ks, "raw_test"), 10);
     drop(ks);
@@ -271,8 +279,8 @@ static void verify_detects_differences(void **state) {
     drop(ks);
     write_csv("big.csv", 1, 10, 3, 0, NULL);
     write_csv("small.csv", 1, 5, 3, 0, NULL);
-    assert_int_equal(cassnn("ingest --keyspace %s --train %s/big.csv", ks, dir), 0);
-    assert_int_equal(cassnn("ingest --keyspace %s --train %s/small.csv --verify", ks, dir), 1);
+    cassnn(0, "ingest --keyspace %s --train %s/big.csv", ks, dir);
+    cassnn(1, "ingest --keyspace %s --train %s/small.csv --verify", ks, dir);
     expect_output("verify cassnn_test_ingest_verify.raw_train: 4 rows expected, 8 found");
 
     char path[256];
@@ -281,7 +289,7 @@ static void verify_detects_differences(void **state) {
     cassnn_err err = {0};
     assert_int_equal(data_csv_load(path, 1, 0, &all, NULL, &err), 0);
     assert_int_equal(data_images_split(&all, 0.8, &train, &test, &err), 0);
-    assert_int_equal(cassnn("ingest --keyspace %s --train %s/big.csv --verify", ks, dir), 0);
+    cassnn(0, "ingest --keyspace %s --train %s/big.csv --verify", ks, dir);
     data_ingest_set sets[2] = {{"raw_train", "big.csv", &train}, {"raw_test", "big.csv", &test}};
     if (data_ingest_verify(S, ks, sets, 2, &err)) fail_msg("%s", err.msg);
     cql("UPDATE cassnn_test_ingest_verify.raw_test SET pixels[3] = 200 WHERE id = 1");
@@ -300,7 +308,7 @@ static void idx_files_go_to_train_and_test(void **state) {
     drop(ks);
     write_idx("idx", "train", 12, 4, 2051);
     write_idx("idx", "t10k", 5, 5, 2051);
-    assert_int_equal(cassnn("ingest --keyspace %s --idx %s/idx --verify", ks, dir), 0);
+    cassnn(0, "ingest --keyspace %s --idx %s/idx --verify", ks, dir);
     assert_int_equal(count_rows(ks, "raw_train"), 12);
     assert_int_equal(count_rows(ks, "raw_test"), 5);
     uint8_t px[784];
@@ -321,8 +329,7 @@ static void png_folder_into_named_table(void **state) {
     write_png("png/Sneaker/2.png", PNG_COLOR_TYPE_GRAY, 70);
     write_png("png/Sneaker/10.png", PNG_COLOR_TYPE_GRAY, 71);
     write_png("png/Ankle boot/a.png", PNG_COLOR_TYPE_GRAY, 90);
-    assert_int_equal(cassnn("ingest --keyspace %s --png '%s/png' --table my_pngs --verify", ks, dir),
-                     0);
+    cassnn(0, "ingest --keyspace %s --png '%s/png' --table my_pngs --verify", ks, dir);
     assert_int_equal(count_rows(ks, "my_pngs"), 3);
     uint8_t px[784];
     int label;
@@ -378,7 +385,7 @@ static void bad_inputs_write_nothing(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[1024];
         snprintf(args, sizeof args, cases[i].args, dir, dir);
-        assert_int_equal(cassnn("ingest --keyspace %s %s", ks, args), 1);
+        cassnn(1, "ingest --keyspace %s %s", ks, args);
         expect_output(cases[i].message);
         expect_output("(nothing written)");
         assert_false(keyspace_exists(ks));
@@ -391,14 +398,14 @@ static void bad_inputs_write_nothing(void **state) {
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(truncate(path, st.st_size - 12), 0);
-    assert_int_equal(cassnn("ingest --keyspace %s --idx %s/cut", ks, dir), 1);
+    cassnn(1, "ingest --keyspace %s --idx %s/cut", ks, dir);
     expect_output("gzip stream is truncated");
     assert_false(keyspace_exists(ks));
 
     /* Usage errors exit 2. */
-    assert_int_equal(cassnn("ingest --keyspace %s", ks), 2);
-    assert_int_equal(cassnn("ingest --png %s/rgb", dir), 2);
-    assert_int_equal(cassnn("ingest --train x --split 1.5"), 2);
+    cassnn(2, "ingest --keyspace %s", ks);
+    cassnn(2, "ingest --png %s/rgb", dir);
+    cassnn(2, "ingest --train x --split 1.5");
 }
 
 static void skip_bad_writes_the_good_rows(void **state) {
@@ -406,9 +413,8 @@ static void skip_bad_writes_the_good_rows(void **state) {
     const char *ks = "cassnn_test_ingest_skip";
     drop(ks);
     write_csv("some-bad.csv", 1, 10, 6, 4, "1,2\n");
-    assert_int_equal(cassnn("ingest --keyspace %s --train %s/some-bad.csv --skip-bad --verify", ks,
-                            dir),
-                     0);
+    cassnn(0, "ingest --keyspace %s --train %s/some-bad.csv --skip-bad --verify", ks,
+                            dir);
     expect_output("some-bad.csv: skipped 1 bad of 10 records (first: ");
     expect_output("some-bad.csv line 4: 2 columns, expected 785");
     assert_int_equal(count_rows(ks, "raw_train") + count_rows(ks, "raw_test"), 9);
@@ -424,8 +430,7 @@ static void fashion_dataset_blob_layout(void **state) {
     if (!root || !*root) skip();
     const char *ks = "cassnn_test_ingest_fashion";
     drop(ks);
-    assert_int_equal(cassnn("ingest --keyspace %s --dataset fashion --layout blob --verify", ks),
-                     0);
+    cassnn(0, "ingest --keyspace %s --dataset fashion --layout blob --verify", ks);
     expect_output("ingested 70000 rows");
     expect_output("verify: every table's");
     assert_int_equal(count_rows(ks, "raw_train_blob"), 60000);
@@ -478,7 +483,7 @@ static void interrupted_run_reports_and_rerun_completes(void **state) {
     assert_true(row_exists(ks, "raw_test", 0));
     assert_false(row_exists(ks, "raw_test", 19999));
 
-    assert_int_equal(cassnn("ingest --keyspace %s --idx %s/many --verify", ks, dir), 0);
+    cassnn(0, "ingest --keyspace %s --idx %s/many --verify", ks, dir);
     expect_output("verify: every table's"); /* all 20000 rows, as in the source */
     drop(ks);
 }
