@@ -31,3 +31,10 @@ function(cassnn_slow_test NAME)
   _cassnn_test(${NAME} slow ${ARGN})
   set_tests_properties(${NAME} PROPERTIES TIMEOUT 1200)
 endfunction()
+
+# cassnn_db_slow_test(NAME SOURCES...)  needs the node and runs long (e.g.
+#   ingesting and training on the full MNIST); labels "db;slow".
+function(cassnn_db_slow_test NAME)
+  _cassnn_test(${NAME} db ${ARGN})
+  set_tests_properties(${NAME} PROPERTIES LABELS "db;slow" RESOURCE_LOCK cassandra TIMEOUT 1800)
+endfunction()
