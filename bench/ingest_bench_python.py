@@ -66,7 +66,7 @@ def main():
     ap.add_argument("--split", type=float, default=0.8)
     ap.add_argument("--host", default=os.environ.get("CASSNN_HOST", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("CASSNN_PORT", "9042")))
-    ap.add_argument("--concurrency", type=int, default=256)
+    ap.add_argument("--concurrency", type=int, default=128)
     args = ap.parse_args()
     if bool(args.idx) == bool(args.train):
         ap.error("give exactly one of --idx and --train")
@@ -90,10 +90,19 @@ def main():
         else:
             insert = session.prepare(f"INSERT INTO {table} (id, label, pixels) VALUES (?, ?, ?)")
             params = [(i, label, pixels) for i, (label, pixels) in enumerate(rows)]
-        results = execute_concurrent_with_args(session, insert, params,
-                                               concurrency=args.concurrency,
-                                               raise_on_first_error=True)
-        total += sum(1 for ok, _ in results if ok)
+        # As cassnn does: rows the node timed out on are sent again (upserts
+        # are idempotent), up to 6 tries, instead of failing the whole load.
+        for attempt in range(6):
+            results = execute_concurrent_with_args(session, insert, params,
+                                                   concurrency=args.concurrency,
+                                                   raise_on_first_error=False)
+            failed = [p for p, (ok, _) in zip(params, results) if not ok]
+            total += len(params) - len(failed)
+            if not failed:
+                break
+            params = failed
+        else:
+            raise SystemExit(f"{table}: {len(failed)} rows still failing after 6 tries")
     seconds = time.monotonic() - start
     cluster.shutdown()
     print(f"python rows={total} seconds={seconds:.2f} rows_per_s={total / seconds:.0f}")
