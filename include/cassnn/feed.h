@@ -7,7 +7,8 @@
  * threads each page through their ranges with a prepared
  * `SELECT ... WHERE token(id) > ? AND token(id) <= ?`; the session's pager
  * requests the next page as soon as one arrives (read-ahead), so the node
- * works while rows are decoded.
+ * works while rows are decoded. A range the node fails to answer is read
+ * again from its start (up to 4 tries).
  *
  * Load-once mode: the whole table lands in memory, sorted by id, so the same
  * rows always give the same order whatever order the ranges answered in; a

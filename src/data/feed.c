@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { IMAGE_SIDE = 28, IMAGE_BYTES = IMAGE_SIDE * IMAGE_SIDE };
 
@@ -114,6 +115,8 @@ static int take_row(scan_job *job, const cql_result *page, int32_t r, row_chunk 
     return 0;
 }
 
+/* One range: 0, -1 for bad data (final), -2 when the node failed (worth
+ * another try). */
 static int scan_range(scan_job *job, int range, row_chunk *c, cassnn_err *err) {
     int64_t lo, hi;
     token_range(range, job->ranges, &lo, &hi);
@@ -123,13 +126,13 @@ static int scan_range(scan_job *job, int range, row_chunk *c, cassnn_err *err) {
     st.idempotent = 1;
     st.timeout_ms = 60000;
     cql_pager *pager;
-    if (cql_pager_open(job->session, &st, &pager, err)) return -1;
+    if (cql_pager_open(job->session, &st, &pager, err)) return -2;
     const cql_result *page;
     int more, rc = 0;
     while (rc == 0 && (more = cql_pager_next(pager, &page, err)) == 1)
         for (int32_t r = 0; rc == 0 && r < cql_result_row_count(page); r++)
             rc = take_row(job, page, r, c, err);
-    if (rc == 0 && more < 0) rc = -1;
+    if (rc == 0 && more < 0) rc = -2;
     cql_pager_close(pager);
     return rc;
 }
@@ -142,7 +145,18 @@ static void *scan_thread(void *arg) {
         const int range = atomic_fetch_add(&job->next_range, 1);
         if (range >= job->ranges) break;
         cassnn_err err = {0};
-        if (scan_range(job, range, &w->rows, &err)) {
+        /* A busy node may time out or fail a read: scan the range again from
+         * its start (rows are keyed, so nothing is counted twice). */
+        const size_t before = w->rows.count;
+        int rc = -2;
+        for (int attempt = 0; rc == -2 && attempt < 4; attempt++) {
+            if (attempt) {
+                w->rows.count = before;
+                nanosleep(&(struct timespec){attempt, 0}, NULL);
+            }
+            rc = scan_range(job, range, &w->rows, &err);
+        }
+        if (rc) {
             pthread_mutex_lock(&job->lock);
             if (!atomic_load(&job->failed)) job->err = err;
             atomic_store(&job->failed, 1);
