@@ -501,13 +501,14 @@ static void on_response(void *user, cql_response *resp, const cassnn_err *err) {
         return;
     }
     cql_error_to_err(&ce, &e);
-    free(resp->body);
     /* The node forgot a statement (restart, cache eviction): prepare it again
      * on the same connection, then resend. A batch may hold several, so up
-     * to one re-prepare per statement. */
+     * to one re-prepare per statement. (ce points into the body: look the
+     * statement up before freeing it.) */
     const cql_prepared *p = ce.code == CQL_ERR_UNPREPARED && rq->reprepared <= rq->n_items
                                 ? unprepared_statement(s, rq, ce.unprepared_id, ce.unprepared_id_len)
                                 : NULL;
+    free(resp->body);
     if (p) {
         rq->reprepared++;
         rq->reprep = p;
