@@ -39,11 +39,11 @@ static void test_net_round_trip(void **state) {
     assert_non_null(nn_st_find(&st, "conv1.weight"));
     assert_non_null(nn_st_find(&st, "fc2.bias"));
     nn_st_free(&st);
+    nn_net_free(&back);
     /* a truncated blob is an error, not a crash */
     assert_int_equal(registry_net_decode(blob, len / 2, &back, &err), -1);
     assert_non_null(strstr(err.msg, "network blob"));
     free(blob);
-    nn_net_free(&back);
     nn_net_free(&net);
 }
 
