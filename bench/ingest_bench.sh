@@ -14,7 +14,7 @@
 set -euo pipefail
 
 BUILD=${1:-build}
-CASSNN="$BUILD/cassnn"
+CASSNN="$BUILD/src/cli/cassnn"
 DATA=${CASSNN_DATA:-/work/shared/data}
 HOST=${CASSNN_HOST:-127.0.0.1}
 PORT=${CASSNN_PORT:-9042}
