@@ -10,6 +10,8 @@
 # Each client uses its own keyspace (cassnn_bench, cassnn_bench_py) whose
 # tables it drops and re-creates, so both write fresh rows.
 set -euo pipefail
+# The reference client: the official Python driver from PyPI (bench/requirements.txt).
+python3 -c "import cassandra" 2>/dev/null || python3 -m pip install -q -r "$(dirname "$0")/requirements.txt"
 BUILD=${1:-build}
 CONC=${2:-256}
 PAGE=${3:-1000}

@@ -12,6 +12,8 @@
 # input and writing it, for both loaders. Every run starts from a dropped
 # keyspace, so nothing is an overwrite of existing rows.
 set -euo pipefail
+# The reference client: the official Python driver from PyPI (bench/requirements.txt).
+python3 -c "import cassandra" 2>/dev/null || python3 -m pip install -q -r "$(dirname "$0")/requirements.txt"
 
 BUILD=${1:-build}
 CASSNN="$BUILD/src/cli/cassnn"
