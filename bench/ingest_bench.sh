@@ -16,7 +16,7 @@ set -euo pipefail
 python3 -c "import cassandra" 2>/dev/null || python3 -m pip install -q -r "$(dirname "$0")/requirements.txt"
 
 BUILD=${1:-build}
-CASSNN="$BUILD/src/cli/cassnn"
+CASSNN="$BUILD/cassnn"
 DATA=${CASSNN_DATA:-/work/shared/data}
 HOST=${CASSNN_HOST:-127.0.0.1}
 PORT=${CASSNN_PORT:-9042}

@@ -17,7 +17,7 @@
 set -euo pipefail
 
 BUILD=${1:-build}
-CASSNN="$BUILD/src/cli/cassnn"
+CASSNN="$BUILD/cassnn"
 [ -x "$CASSNN" ] || CASSNN="$BUILD/cassnn"
 [ -x "$CASSNN" ] || { echo "no cassnn in $BUILD: build first" >&2; exit 1; }
 DATA=${CASSNN_DATA:-/work/shared/data}

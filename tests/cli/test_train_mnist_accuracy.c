@@ -31,7 +31,7 @@ static void test_train_mnist_accuracy(void **state) {
             if (stat(path, &st) != 0) fail_msg("MNIST file %s[.gz] missing under %s", files[i], dir);
         }
     }
-    snprintf(cmd, sizeof cmd, "'%s/src/cli/cassnn' train --idx '%s' --epochs 3 --log-interval 100 2>&1",
+    snprintf(cmd, sizeof cmd, "'%s/cassnn' train --idx '%s' --epochs 3 --log-interval 100 2>&1",
              bin, dir);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);

@@ -15,7 +15,7 @@
 /* Runs `cassnn cql ARGS` and captures stdout; returns the exit status. */
 static int run_cql(const char *args, char *out, size_t cap) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/src/cli/cassnn cql %s 2>/dev/null", getenv("CASSNN_BINARY_DIR"), args);
+    snprintf(cmd, sizeof cmd, "%s/cassnn cql %s 2>/dev/null", getenv("CASSNN_BINARY_DIR"), args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, cap - 1, p);

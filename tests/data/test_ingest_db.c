@@ -37,7 +37,7 @@ static void cassnn(int want, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s/src/cli/cassnn' %s 2>&1", getenv("CASSNN_BINARY_DIR"), args);
+    snprintf(cmd, sizeof cmd, "'%s/cassnn' %s 2>&1", getenv("CASSNN_BINARY_DIR"), args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = 0, chunk_len;
@@ -456,7 +456,7 @@ static void interrupted_run_reports_and_rerun_completes(void **state) {
     write_idx("many", "t10k", 20000, 7, 2051);
     char cmd[1024], log[256];
     snprintf(log, sizeof log, "%s/interrupt.log", dir);
-    snprintf(cmd, sizeof cmd, "exec '%s/src/cli/cassnn' ingest --keyspace %s --idx %s/many",
+    snprintf(cmd, sizeof cmd, "exec '%s/cassnn' ingest --keyspace %s --idx %s/many",
              getenv("CASSNN_BINARY_DIR"), ks, dir);
     pid_t pid = fork();
     assert_true(pid >= 0);

@@ -118,7 +118,7 @@ static int reg_run(char **out, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s/src/cli/cassnn' %s", getenv("CASSNN_BINARY_DIR"), args);
+    snprintf(cmd, sizeof cmd, "'%s/cassnn' %s", getenv("CASSNN_BINARY_DIR"), args);
     FILE *f = popen(cmd, "r");
     if (!f) fail_msg("cannot run %s", cmd);
     size_t len = 0, cap = 1 << 16;
