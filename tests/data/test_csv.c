@@ -15,8 +15,8 @@
 
 #include "cassnn/csv.h"
 #include "cassnn/idx.h"
+#include "data/test_dir.h"
 
-static char dir[64];
 static char path[128];
 
 /* Header text for a labeled or unlabeled file. */
@@ -300,19 +300,6 @@ static void reads_full_size_file(void **state) {
     unlink(path);
 }
 
-static int make_dir(void **state) {
-    (void)state;
-    strcpy(dir, "/tmp/cassnn-test-csv-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loads_labeled_file),
@@ -326,5 +313,5 @@ int main(void) {
         cmocka_unit_test(split_takes_first_fraction),
         cmocka_unit_test(reads_full_size_file),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
 }

@@ -15,8 +15,8 @@
 
 #include "cassnn/dataset.h"
 #include "cassnn/images.h"
+#include "data/test_dir.h"
 
-static char dir[64];
 
 static void md5_of_known_text(void **state) {
     (void)state;
@@ -119,19 +119,6 @@ static void finds_duplicate_ids_across_sets(void **state) {
     data_images_free(&b);
 }
 
-static int make_dir(void **state) {
-    (void)state;
-    strcpy(dir, "/tmp/cassnn-test-dataset-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(md5_of_known_text),
@@ -140,5 +127,5 @@ int main(void) {
         cmocka_unit_test(locates_real_files_and_refuses_a_corrupted_copy),
         cmocka_unit_test(finds_duplicate_ids_across_sets),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
 }

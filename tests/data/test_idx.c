@@ -14,8 +14,8 @@
 #include <zlib.h>
 
 #include "cassnn/idx.h"
+#include "data/test_dir.h"
 
-static char dir[64];
 
 static void path_of(char *out, size_t n, const char *name) {
     snprintf(out, n, "%s/%s", dir, name);
@@ -267,19 +267,6 @@ static void loads_real_mnist(void **state) {
     data_images_free(&set);
 }
 
-static int make_dir(void **state) {
-    (void)state;
-    strcpy(dir, "/tmp/cassnn-test-idx-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loads_raw_files),
@@ -296,5 +283,5 @@ int main(void) {
         cmocka_unit_test(rejects_gzip_crc_mismatch),
         cmocka_unit_test(loads_real_mnist),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
 }

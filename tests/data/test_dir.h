@@ -1,0 +1,27 @@
+/* test_dir.h - one fresh folder under /tmp for a test program's files, made
+ * before its tests and removed after them (cmocka group setup/teardown):
+ *   cmocka_run_group_tests(tests, test_dir_make, test_dir_remove) */
+#ifndef CASSNN_TESTS_DATA_TEST_DIR_H
+#define CASSNN_TESTS_DATA_TEST_DIR_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The folder, valid between setup and teardown. */
+static char dir[64];
+
+static int test_dir_make(void **state) {
+    (void)state;
+    strcpy(dir, "/tmp/cassnn-test-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int test_dir_remove(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#endif
