@@ -28,7 +28,7 @@
 enum { MAX_SETS = DATA_INGEST_MAX_SETS, TRAIN = 0, TEST = 1, PREDICT = 2 };
 
 typedef struct ingest_args {
-    const char *keyspace, *train, *predict, *idx, *png, *table, *dataset, *datacenter, *host;
+    const char *keyspace, *train, *predict, *idx, *png, *table, *dataset, *mirror, *datacenter, *host;
     double split;
     int replication, skip_bad, verify, blob_layout, concurrency, port;
 } ingest_args;
@@ -50,7 +50,10 @@ static void usage(FILE *out) {
             "  --idx DIR         MNIST IDX files (raw or .gz): train-* into raw_train,\n"
             "                    t10k-* into raw_test\n"
             "  --dataset NAME    mnist|fashion: the official IDX files in $CASSNN_DATA/NAME\n"
-            "                    (or ./data/NAME), MD5-checked; also sets the default keyspace\n"
+            "                    (or ./data/NAME), MD5-checked, downloaded there when missing;\n"
+            "                    also sets the default keyspace\n"
+            "  --mirror URL      base URL to download --dataset files from (default: the\n"
+            "                    public mirrors torchvision uses; file:// works too)\n"
             "  --png DIR --table T  DIR/<label>/*.png (28x28 grayscale) into table T\n"
             "options:\n"
             "  --keyspace KS     default mnist_digits (mnist_fashion with --dataset fashion)\n"
@@ -74,7 +77,8 @@ static int parse_args(int argc, char **argv, ingest_args *a) {
         {"layout", required_argument, NULL, 'l'},   {"skip-bad", no_argument, NULL, 'S'},
         {"verify", no_argument, NULL, 'v'},         {"concurrency", required_argument, NULL, 'c'},
         {"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"mirror", required_argument, NULL, 'm'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     *a = (ingest_args){.split = 0.8, .replication = 1};
     int c;
@@ -96,6 +100,7 @@ static int parse_args(int argc, char **argv, ingest_args *a) {
         case 'g': a->png = optarg; break;
         case 'T': a->table = optarg; break;
         case 'd': a->dataset = optarg; break;
+        case 'm': a->mirror = optarg; break;
         case 'r':
             a->replication = (int)strtol(optarg, &end, 10);
             if (*end || a->replication < 1) {
@@ -181,6 +186,14 @@ static int load_idx_pair(const char *images, const char *labels, const char *tab
 }
 
 /* Reads every source into sets; nothing is written yet. */
+static void note_download(void *user, const char *text, const char *path) {
+    (void)user;
+    if (path)
+        fprintf(stderr, "downloading %s -> %s\n", text, path);
+    else
+        fprintf(stderr, "%s; trying the next mirror\n", text);
+}
+
 static int load_sources(const ingest_args *a, loaded_set *sets, size_t *n, cassnn_err *err) {
     *n = 0;
     if (a->train) {
@@ -233,7 +246,9 @@ static int load_sources(const ingest_args *a, loaded_set *sets, size_t *n, cassn
     }
     if (a->dataset) {
         data_dataset_paths p;
-        if (data_dataset_locate(data_dataset_named(a->dataset), NULL, &p, err)) return -1;
+        if (data_dataset_fetch(data_dataset_named(a->dataset), NULL, a->mirror, note_download,
+                               NULL, &p, err))
+            return -1;
         if (load_idx_pair(p.path[DATA_TRAIN_IMAGES], p.path[DATA_TRAIN_LABELS],
                           raw_table(a, TRAIN), sets, n, err) ||
             load_idx_pair(p.path[DATA_TEST_IMAGES], p.path[DATA_TEST_LABELS], raw_table(a, TEST),

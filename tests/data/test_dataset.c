@@ -1,6 +1,7 @@
-/* Tests of dataset lookup (MD5-checked) and of the duplicate-id check.
- * The lookup of the real files runs when $CASSNN_DATA is set; a corrupted and
- * a missing copy are made in /tmp from them. */
+/* Tests of dataset lookup (MD5-checked), download and of the duplicate-id
+ * check. The tests of the real files run when $CASSNN_DATA is set; corrupted
+ * and missing copies are made in /tmp from them, and downloads come from a
+ * file:// mirror made of such copies (through libcurl, as from https://). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -99,6 +100,79 @@ static void locates_real_files_and_refuses_a_corrupted_copy(void **state) {
     assert_non_null(strstr(err.msg, "train-labels-idx1-ubyte.gz: MD5 is "));
 }
 
+/* A mirror folder under dir holding copies of the real MNIST files. */
+static void make_mirror(const char *mirror) {
+    const char *root = getenv("CASSNN_DATA");
+    if (!root || !*root) skip();
+    data_dataset_paths real;
+    cassnn_err err = {0};
+    if (data_dataset_locate(data_dataset_named("mnist"), NULL, &real, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(mkdir(mirror, 0755), 0);
+    char path[256];
+    for (int i = 0; i < DATA_FILES; i++) {
+        snprintf(path, sizeof path, "%s/%s", mirror, strrchr(real.path[i], '/') + 1);
+        copy_file(real.path[i], path);
+    }
+}
+
+static int downloads;
+static void count_download(void *user, const char *text, const char *path) {
+    (void)user;
+    (void)text;
+    if (path) downloads++;
+}
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+static void downloads_missing_files_and_refuses_a_bad_one(void **state) {
+    (void)state;
+    char mirror[128], url[160], root[128], part[1100];
+    snprintf(mirror, sizeof mirror, "%s/mirror", dir);
+    make_mirror(mirror);
+    snprintf(url, sizeof url, "file://%s", mirror);
+    snprintf(root, sizeof root, "%s/fetched", dir);
+    const data_dataset *mnist = data_dataset_named("mnist");
+    data_dataset_paths got;
+    cassnn_err err = {0};
+
+    /* A partial file on the mirror: refused, and nothing of it is left. */
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s/t10k-images-idx3-ubyte.gz", mirror);
+    assert_int_equal(truncate(bad, 4096), 0);
+    downloads = 0;
+    assert_int_equal(data_dataset_fetch(mnist, root, url, count_download, NULL, &got, &err), -1);
+    assert_non_null(strstr(err.msg, "t10k-images-idx3-ubyte.gz.part: MD5 is "));
+    assert_non_null(strstr(err.msg, "the published file's is 9fb629c4189551a2d022fa330f9573f3"));
+    assert_int_equal(downloads, 3); /* the two train files, then this one */
+    snprintf(part, sizeof part, "%s.part", got.path[DATA_TEST_IMAGES]);
+    assert_false(exists(got.path[DATA_TEST_IMAGES]));
+    assert_false(exists(part));
+    assert_true(exists(got.path[DATA_TRAIN_IMAGES]));
+
+    /* A file missing on the mirror: the error names the URL. */
+    assert_int_equal(unlink(bad), 0);
+    assert_int_equal(data_dataset_fetch(mnist, root, url, count_download, NULL, &got, &err), -1);
+    assert_non_null(strstr(err.msg, "/mirror/t10k-images-idx3-ubyte.gz: download failed"));
+    assert_false(exists(part));
+
+    /* The mirror repaired: only the missing files are fetched, all check out. */
+    data_dataset_paths real;
+    assert_int_equal(data_dataset_locate(mnist, NULL, &real, &err), 0);
+    copy_file(real.path[DATA_TEST_IMAGES], bad);
+    downloads = 0;
+    assert_int_equal(data_dataset_fetch(mnist, root, url, count_download, NULL, &got, &err), 0);
+    assert_int_equal(downloads, 2);
+    for (int i = 0; i < DATA_FILES; i++) assert_true(exists(got.path[i]));
+
+    /* Everything present: nothing downloaded, and each file still checked. */
+    downloads = 0;
+    assert_int_equal(data_dataset_fetch(mnist, root, url, count_download, NULL, &got, &err), 0);
+    assert_int_equal(downloads, 0);
+    assert_int_equal(truncate(got.path[DATA_TRAIN_LABELS], 100), 0);
+    assert_int_equal(data_dataset_fetch(mnist, root, url, count_download, NULL, &got, &err), -1);
+    assert_non_null(strstr(err.msg, "train-labels-idx1-ubyte.gz: MD5 is "));
+}
+
 static void finds_duplicate_ids_across_sets(void **state) {
     (void)state;
     data_images a, b;
@@ -125,6 +199,7 @@ int main(void) {
         cmocka_unit_test(knows_the_two_datasets),
         cmocka_unit_test(missing_file_names_file_and_mirror),
         cmocka_unit_test(locates_real_files_and_refuses_a_corrupted_copy),
+        cmocka_unit_test(downloads_missing_files_and_refuses_a_bad_one),
         cmocka_unit_test(finds_duplicate_ids_across_sets),
     };
     return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
