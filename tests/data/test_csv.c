@@ -41,6 +41,14 @@ static FILE *open_file(const char *name) {
 }
 
 /* A file of n good rows, with the row `bad_at` (if >= 0) replaced by text. */
+/* One CSV line in out: the first field, then `fields` pixel fields of 0,
+ * except field `at` (0-based; -1: none), written as `odd` (with its comma). */
+static void csv_row(char *out, const char *first, int fields, int at, const char *odd) {
+    int n = sprintf(out, "%s", first);
+    for (int i = 0; i < fields; i++) n += sprintf(out + n, "%s", i == at ? odd : ",0");
+    strcpy(out + n, "\n");
+}
+
 static void write_file(const char *name, int labeled, int n, int bad_at, const char *bad) {
     FILE *f = open_file(name);
     put_header(f, labeled, "\n");
@@ -117,15 +125,11 @@ static void rejects_non_integer(void **state) {
     (void)state;
     /* Row index 15 is line 17 (header is line 1); column 300 is pixel298. */
     char bad[8192];
-    int n = sprintf(bad, "3");
-    for (int i = 0; i < 784; i++) n += sprintf(bad + n, i == 298 ? ",abc" : ",0");
-    strcpy(bad + n, "\n");
+    csv_row(bad, "3", 784, 298, ",abc");
     write_file("nonint.csv", 1, 20, 15, bad);
     expect_error(1, "nonint.csv line 17: column 300 'abc' is not an integer");
 
-    n = sprintf(bad, "1.5");
-    for (int i = 0; i < 784; i++) n += sprintf(bad + n, ",0");
-    strcpy(bad + n, "\n");
+    csv_row(bad, "1.5", 784, -1, NULL);
     write_file("float.csv", 1, 2, 1, bad);
     expect_error(1, "line 3: column 1 '1.5' is not an integer");
 }
@@ -133,21 +137,15 @@ static void rejects_non_integer(void **state) {
 static void rejects_out_of_range(void **state) {
     (void)state;
     char bad[8192];
-    int n = sprintf(bad, "10");
-    for (int i = 0; i < 784; i++) n += sprintf(bad + n, ",0");
-    strcpy(bad + n, "\n");
+    csv_row(bad, "10", 784, -1, NULL);
     write_file("label.csv", 1, 3, 2, bad);
     expect_error(1, "line 4: column 1 '10' is not a label in 0..9");
 
-    n = sprintf(bad, "1");
-    for (int i = 0; i < 784; i++) n += sprintf(bad + n, i == 5 ? ",256" : ",0");
-    strcpy(bad + n, "\n");
+    csv_row(bad, "1", 784, 5, ",256");
     write_file("pixel.csv", 1, 3, 0, bad);
     expect_error(1, "line 2: column 7 '256' is not a pixel in 0..255");
 
-    n = sprintf(bad, "1");
-    for (int i = 0; i < 784; i++) n += sprintf(bad + n, i == 0 ? ",-1" : ",0");
-    strcpy(bad + n, "\n");
+    csv_row(bad, "1", 784, 0, ",-1");
     write_file("negative.csv", 1, 3, 0, bad);
     expect_error(1, "column 2 '-1' is not a pixel in 0..255");
 }
@@ -155,21 +153,15 @@ static void rejects_out_of_range(void **state) {
 static void rejects_wrong_column_count(void **state) {
     (void)state;
     char bad[8192];
-    int n = sprintf(bad, "1");
-    for (int i = 0; i < 783; i++) n += sprintf(bad + n, ",0");
-    strcpy(bad + n, "\n");
+    csv_row(bad, "1", 783, -1, NULL);
     write_file("short.csv", 1, 3, 1, bad);
     expect_error(1, "short.csv line 3: 784 columns, expected 785");
 
-    n = sprintf(bad, "1");
-    for (int i = 0; i < 786; i++) n += sprintf(bad + n, ",0");
-    strcpy(bad + n, "\n");
+    csv_row(bad, "1", 786, -1, NULL);
     write_file("long.csv", 1, 3, 2, bad);
     expect_error(1, "long.csv line 4: 787 columns, expected 785");
 
-    n = sprintf(bad, "1");
-    for (int i = 0; i < 784; i++) n += sprintf(bad + n, i == 9 ? "," : ",0");
-    strcpy(bad + n, "\n");
+    csv_row(bad, "1", 784, 9, ",");
     write_file("emptyfield.csv", 1, 3, 2, bad);
     expect_error(1, "line 4: column 11 '' is empty");
 }

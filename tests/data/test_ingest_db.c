@@ -23,9 +23,9 @@
 #include "cassnn/csv.h"
 #include "cassnn/ingest.h"
 #include "cql/cql_test_env.h"
+#include "data/test_dir.h"
 
 static cql_session *S;
-static char dir[64];
 static char out[1 << 16]; /* the last command's stdout + stderr */
 
 /* Runs `cassnn ARGS` (stdout and stderr into out) and fails the test, showing
@@ -490,8 +490,7 @@ static void interrupted_run_reports_and_rerun_completes(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    strcpy(dir, "/tmp/cassnn-test-ingest-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
+    if (test_dir_make(state)) return -1;
     cql_config cfg;
     cql_test_config(&cfg);
     cassnn_err err = {0};
@@ -505,9 +504,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     cql_session_close(S);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_dir_remove(state);
 }
 
 int main(void) {

@@ -13,14 +13,14 @@
 #include <unistd.h>
 
 #include "cassnn/png_dir.h"
+#include "data/test_dir.h"
 
-static char root[64];
-static char dir[128]; /* the folder of the current test, under root */
+static char case_dir[128]; /* the folder of the current test, under dir */
 
 /* Writes a PNG of the given shape whose pixels are all `value` (per sample). */
 static void write_png(const char *rel, int width, int height, int color, int depth, int value) {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    snprintf(path, sizeof path, "%s/%s", case_dir, rel);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -46,11 +46,11 @@ static void write_digit(const char *rel, int value) {
 }
 
 static void new_dir(const char *name, const char *const *folders) {
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
-    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(case_dir, sizeof case_dir, "%s/%s", dir, name);
+    assert_int_equal(mkdir(case_dir, 0755), 0);
     for (; *folders; folders++) {
         char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, *folders);
+        snprintf(path, sizeof path, "%s/%s", case_dir, *folders);
         assert_int_equal(mkdir(path, 0755), 0);
     }
 }
@@ -58,7 +58,7 @@ static void new_dir(const char *name, const char *const *folders) {
 static void expect_error(const char *needle) {
     data_images set;
     cassnn_err err = {0};
-    assert_int_equal(data_png_dir_load(dir, 0, &set, NULL, &err), -1);
+    assert_int_equal(data_png_dir_load(case_dir, 0, &set, NULL, &err), -1);
     if (!strstr(err.msg, needle)) fail_msg("error '%s' lacks '%s'", err.msg, needle);
     assert_null(set.pixels);
 }
@@ -97,7 +97,7 @@ static void loads_in_deterministic_order(void **state) {
     data_images set;
     cassnn_err err = {0};
     data_load_stats stats;
-    if (data_png_dir_load(dir, 0, &set, &stats, &err)) fail_msg("%s", err.msg);
+    if (data_png_dir_load(case_dir, 0, &set, &stats, &err)) fail_msg("%s", err.msg);
     assert_int_equal(set.count, 4);
     assert_int_equal(stats.records, 4);
     const int labels[4] = {1, 1, 3, 3}, values[4] = {11, 12, 32, 31};
@@ -119,7 +119,7 @@ static void loads_fashion_class_folders(void **state) {
     write_digit("Sneaker/0.png", 70);
     data_images set;
     cassnn_err err = {0};
-    if (data_png_dir_load(dir, 0, &set, NULL, &err)) fail_msg("%s", err.msg);
+    if (data_png_dir_load(case_dir, 0, &set, NULL, &err)) fail_msg("%s", err.msg);
     assert_int_equal(set.count, 3);
     assert_int_equal(set.labels[0], 0);
     assert_int_equal(set.labels[1], 7);
@@ -151,14 +151,14 @@ static void rejects_corrupt_and_stray_files(void **state) {
     new_dir("corrupt", folders);
     write_digit("2/cut.png", 1);
     char path[512];
-    snprintf(path, sizeof path, "%s/2/cut.png", dir);
+    snprintf(path, sizeof path, "%s/2/cut.png", case_dir);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(truncate(path, st.st_size - 20), 0);
     expect_error("2/cut.png: corrupt PNG");
 
     new_dir("notpng", folders);
-    snprintf(path, sizeof path, "%s/2/fake.png", dir);
+    snprintf(path, sizeof path, "%s/2/fake.png", case_dir);
     FILE *f = fopen(path, "w");
     fputs("not an image", f);
     fclose(f);
@@ -166,7 +166,7 @@ static void rejects_corrupt_and_stray_files(void **state) {
 
     new_dir("stray", folders);
     write_digit("2/a.png", 1);
-    snprintf(path, sizeof path, "%s/2/notes.txt", dir);
+    snprintf(path, sizeof path, "%s/2/notes.txt", case_dir);
     f = fopen(path, "w");
     fclose(f);
     expect_error("2/notes.txt: not a .png file");
@@ -190,7 +190,7 @@ static void skip_bad_counts_bad_images(void **state) {
     data_images set;
     cassnn_err err = {0};
     data_load_stats stats;
-    if (data_png_dir_load(dir, 1, &set, &stats, &err)) fail_msg("%s", err.msg);
+    if (data_png_dir_load(case_dir, 1, &set, &stats, &err)) fail_msg("%s", err.msg);
     assert_int_equal(set.count, 2);
     assert_int_equal(stats.records, 3);
     assert_int_equal(stats.skipped, 1);
@@ -199,19 +199,6 @@ static void skip_bad_counts_bad_images(void **state) {
     assert_int_equal(set.ids[1], 1);
     assert_int_equal(set.pixels[784], 61);
     data_images_free(&set);
-}
-
-static int make_root(void **state) {
-    (void)state;
-    strcpy(root, "/tmp/cassnn-test-png-XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int remove_root(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void) {
@@ -223,5 +210,5 @@ int main(void) {
         cmocka_unit_test(rejects_corrupt_and_stray_files),
         cmocka_unit_test(skip_bad_counts_bad_images),
     };
-    return cmocka_run_group_tests(tests, make_root, remove_root);
+    return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
 }
