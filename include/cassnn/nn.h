@@ -15,11 +15,14 @@
  *   gap                              global average pooling (AvgPool2d over the whole image)
  *   relu | flatten | logsoftmax
  *   dropout[(P)]  dropout2d[(P)]     P defaults to 0.5; dropout2d zeroes whole channels
+ *   batchnorm2d | bn                 BatchNorm2d over the input's channels (eps 1e-5,
+ *                                    momentum 0.1, affine, running statistics)
  *
  * The input shape comes from the data, so one description serves 1-channel
  * MNIST and 3-channel RGB images alike. Layers with parameters are named
- * (their state_dict prefix): NAME if given, else conv1, conv2, ... for conv
- * and fc1, fc2, ... for linear, counted per kind in order. The model must end
+ * (their state_dict prefix): NAME if given, else conv1, conv2, ... for conv,
+ * fc1, fc2, ... for linear and bn1, bn2, ... for batchnorm2d, counted per
+ * kind in order. The model must end
  * in logsoftmax (the loss is NLL) with as many outputs as classes.
  * The built-in name "tutorial" is the PyTorch MNIST example's net:
  *   conv(10,k=5) maxpool(2) relu conv(20,k=5) dropout2d(0.5) maxpool(2) relu
@@ -42,7 +45,12 @@ typedef enum nn_layer_kind {
     NN_DROPOUT2D,
     NN_FLATTEN,
     NN_LOGSOFTMAX,
+    NN_BATCHNORM2D,
 } nn_layer_kind;
+
+/* BatchNorm2d's fixed settings (PyTorch's defaults). */
+#define NN_BN_EPS 1e-5f
+#define NN_BN_MOMENTUM 0.1f
 
 typedef struct nn_layer {
     nn_layer_kind kind;
@@ -54,6 +62,9 @@ typedef struct nn_layer {
     float p;                  /* dropout probability */
     long weight_off, bias_off;     /* offsets into nn_net.params, -1 if none */
     long weight_size, bias_size;
+    long buffer_off;          /* batchnorm2d: running_mean (out_c floats) then running_var
+                               * (out_c) in nn_net.buffers; -1 for other layers */
+    int64_t batches_tracked;  /* batchnorm2d: num_batches_tracked */
 } nn_layer;
 
 typedef struct nn_net {
@@ -64,16 +75,23 @@ typedef struct nn_net {
     long n_params;            /* floats in params (and grads) */
     float *params;            /* every layer's weight then bias, in layer order */
     float *grads;             /* gradient of the loss, same layout */
+    long n_buffers;           /* floats in buffers */
+    float *buffers;           /* state that is not trained by gradients: BatchNorm's
+                               * running statistics (NULL when there is none) */
     char *description;        /* canonical description with every name explicit */
 } nn_net;
 
-/* One named parameter tensor, as in a PyTorch state_dict. */
+/* One named tensor of a PyTorch state_dict: a parameter, or a buffer
+ * (BatchNorm's running_mean / running_var: data into net->buffers, grad
+ * NULL; num_batches_tracked: a 0-dimensional int64, data and grad NULL,
+ * count set). */
 typedef struct nn_param {
     char name[48];            /* "conv1.weight" */
     int ndim;
     int64_t shape[4];
-    long size;                /* number of floats */
+    long size;                /* number of elements */
     float *data, *grad;       /* into net->params / net->grads */
+    int64_t *count;           /* num_batches_tracked, else NULL */
 } nn_param;
 
 /* The description of a built-in model ("tutorial"), or NULL. */
@@ -86,13 +104,21 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
                   cassnn_err *err);
 void nn_net_free(nn_net *net);
 
-/* PyTorch's default initialisation: every weight and bias U(-1/sqrt(fan_in),
- * 1/sqrt(fan_in)), from the nn_rng stream of (seed, layer index). */
+/* PyTorch's default initialisation: every conv and linear weight and bias
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from the nn_rng stream of (seed, layer
+ * index); batchnorm2d weight 1, bias 0, running mean 0, running variance 1,
+ * no batches tracked. */
 void nn_net_init(nn_net *net, uint64_t seed);
 
-/* Number of parameter tensors, and the i-th one (state_dict order). */
+/* Number of parameter tensors, and the i-th one, in the order of PyTorch's
+ * net.parameters() (the optimizer's state is indexed this way). */
 int nn_net_param_count(const nn_net *net);
 void nn_net_param(const nn_net *net, int i, nn_param *out);
+
+/* Number of state_dict tensors (parameters and buffers), and the i-th one,
+ * in the order of PyTorch's net.state_dict(). */
+int nn_net_state_count(const nn_net *net);
+void nn_net_state_tensor(const nn_net *net, int i, nn_param *out);
 
 /* Per-image output floats of layer i. */
 long nn_layer_out_size(const nn_layer *l);
@@ -103,8 +129,11 @@ long nn_layer_out_size(const nn_layer *l);
  * nn_exec_create); parameter gradients are summed over threads in thread
  * order, so results are reproducible bit for bit for a given thread count.
  * Dropout masks come from nn_rng streams keyed by (seed, step, image index,
- * layer), independent of the thread count. OpenBLAS runs single-threaded
- * inside each of our threads. */
+ * layer), independent of the thread count. BatchNorm2d in training uses the
+ * statistics of the WHOLE batch, as PyTorch: the threads meet at a barrier
+ * per batchnorm layer (forward and backward) and combine their per-channel
+ * partial sums in thread order. OpenBLAS runs single-threaded inside each
+ * of our threads. */
 typedef struct nn_exec nn_exec;
 
 int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval_batch,
@@ -121,13 +150,15 @@ void nn_exec_set_step(nn_exec *e, uint64_t step);
 /* Forward and backward over n <= max_train_batch images x (n x in_c x in_h x
  * in_w, normalised floats): sets net->grads to the gradient of the mean NLL
  * loss, returns that mean loss in *loss_mean and the number of correct
- * predictions in *correct (either may be NULL). dropout = 0 runs the
- * dropout layers as identity (PyTorch eval mode) while still computing
- * gradients - what parity tests need. */
+ * predictions in *correct (either may be NULL). This is PyTorch's training
+ * mode: batchnorm2d normalises with the batch's statistics and updates its
+ * running statistics. dropout = 0 runs the dropout layers as identity while
+ * still computing gradients - what parity tests need. */
 void nn_exec_train_batch(nn_exec *e, const float *x, const int32_t *labels, int n, int dropout,
                          double *loss_mean, int *correct);
 
-/* Inference over n <= max_eval_batch images: adds the summed NLL loss to
+/* Inference (PyTorch's eval mode: no dropout, batchnorm2d with its running
+ * statistics) over n <= max_eval_batch images: adds the summed NLL loss to
  * *loss_sum and correct predictions to *correct when labels is not NULL;
  * writes the n x classes log-probabilities to logp when it is not NULL. */
 void nn_exec_eval_batch(nn_exec *e, const float *x, const int32_t *labels, int n,

@@ -70,6 +70,40 @@ void nn_linear_forward(float *out, const float *in, const float *weight, const f
 void nn_linear_backward(float *din, float *dweight, float *dbias, const float *dout,
                         const float *in, const float *weight, int n, int in_f, int out_f);
 
+/* BatchNorm2d over n images of c channels of `plane` floats each (NCHW).
+ * Training normalises with the statistics of the whole batch, which nn_exec
+ * splits across threads; so the kernels are steps around the two points
+ * where the chunks' per-channel sums must be combined (count = images of
+ * the whole batch x plane):
+ *   forward:  nn_bn_sums on each chunk, combine, nn_bn_batch_stats,
+ *             nn_bn_forward on each chunk;
+ *   backward: nn_bn_grad_sums on each chunk, combine, nn_bn_backward on
+ *             each chunk.
+ * Eval mode: nn_bn_running_stats, then nn_bn_forward.
+ * sums hold 2*c doubles: per channel [0, c) and [c, 2c). mean_invstd
+ * holds 2*c floats: the mean of each channel, then 1/sqrt(var + eps). */
+/* sums[ch] += sum of x, sums[c + ch] += sum of x*x. */
+void nn_bn_sums(double *sums, const float *in, int n, int c, long plane);
+/* Batch mean and biased variance from the combined sums; when running is not
+ * NULL, updates running (mean then var, 2*c floats) with momentum and the
+ * unbiased variance, as PyTorch. */
+void nn_bn_batch_stats(float *mean_invstd, float *running, const double *sums, long count,
+                       int c, float eps, float momentum);
+void nn_bn_running_stats(float *mean_invstd, const float *running, int c, float eps);
+/* out = (x - mean) * invstd * weight + bias. in == out is allowed. */
+void nn_bn_forward(float *out, const float *in, const float *mean_invstd, const float *weight,
+                   const float *bias, int n, int c, long plane);
+/* sums[ch] += sum of dout, sums[c + ch] += sum of dout * (x - mean). */
+void nn_bn_grad_sums(double *sums, const float *dout, const float *in, const float *mean_invstd,
+                     int n, int c, long plane);
+/* From the combined sums: din (if not NULL) of this chunk (batch statistics:
+ * every input moves the mean and variance) and, when dweight is not NULL,
+ * the whole batch's dweight += sum(dout*xhat), dbias += sum(dout) - so that
+ * exactly one chunk passes them. */
+void nn_bn_backward(float *din, float *dweight, float *dbias, const double *sums,
+                    const float *dout, const float *in, const float *mean_invstd,
+                    const float *weight, long count, int n, int c, long plane);
+
 /* LogSoftmax over rows of `classes` floats. Backward reads the forward output. */
 void nn_logsoftmax_forward(float *out, const float *in, int n, int classes);
 void nn_logsoftmax_backward(float *din, const float *dout, const float *out, int n,

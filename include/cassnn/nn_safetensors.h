@@ -47,13 +47,17 @@ const char *nn_st_meta(const nn_safetensors *st, const char *key);
  * exactly the given shape; errors name the tensor and both shapes. */
 int nn_st_read_f32(const nn_safetensors *st, const char *name, int ndim, const int64_t *shape,
                    float *out, cassnn_err *err);
+/* The same for an I64 tensor (int64, e.g. BatchNorm's num_batches_tracked). */
+int nn_st_read_i64(const nn_safetensors *st, const char *name, int ndim, const int64_t *shape,
+                   int64_t *out, cassnn_err *err);
 
-/* One float32 tensor to write. */
+/* One tensor to write: float32, or int64 when dtype is "I64". */
 typedef struct nn_st_entry {
     const char *name;
     int ndim;
     const int64_t *shape;
-    const float *data;
+    const void *data;
+    const char *dtype;           /* NULL or "F32": float; "I64": int64_t */
 } nn_st_entry;
 
 /* Serialises entries (in order) and metadata pairs meta[2*i] = key,

@@ -2,8 +2,9 @@
  * which they go into files and into Cassandra (models_train.network /
  * models_train.optimizer).
  *
- * Network: one F32 tensor per parameter with PyTorch's state_dict names
- * (conv1.weight, conv1.bias, ..., fc2.bias for the tutorial net), so
+ * Network: its state_dict with PyTorch's names and dtypes (conv1.weight,
+ * conv1.bias, ..., fc2.bias for the tutorial net; a batchnorm2d layer adds
+ * F32 running_mean, running_var and an I64 scalar num_batches_tracked), so
  * `Net().load_state_dict(...)` accepts it; "__metadata__" holds
  *   format = "cassnn", model = the canonical model description,
  *   input = "CxHxW" (the image shape the net was built for).
@@ -25,9 +26,18 @@
 #include "cassnn/error.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
+#include "cassnn/nn_safetensors.h"
 
-/* Serialises net's parameters into a new malloc'ed buffer. */
+/* Serialises net's state_dict into a new malloc'ed buffer. */
 int nn_state_save_net(const nn_net *net, uint8_t **buf, size_t *len, cassnn_err *err);
+/* The same with the caller's metadata pairs (meta[2*i] = key, meta[2*i+1] =
+ * value) instead of the ones above (the registry's blobs). */
+int nn_state_save_net_meta(const nn_net *net, const char *const *meta, size_t meta_count,
+                           uint8_t **buf, size_t *len, cassnn_err *err);
+
+/* Copies st's tensors into net: exactly its state_dict, by name, dtype and
+ * shape; net is unchanged on error. */
+int nn_state_read_net(nn_net *net, const nn_safetensors *st, cassnn_err *err);
 
 /* Loads a blob into an existing net: exactly its parameters, by name, with
  * matching shapes (like load_state_dict(strict=True)). */

@@ -16,7 +16,9 @@ enum run_mode { RUN_EVAL, RUN_TRAIN, RUN_TRAIN_NO_DROPOUT };
 typedef struct worker {
     float **out;          /* [layer] output activations; NULL where the layer aliases its input */
     float **gin;          /* [layer] gradient w.r.t. the layer's input */
-    float **aux;          /* [layer] dropout masks */
+    float **aux;          /* [layer] dropout masks; batchnorm's mean and 1/std per channel */
+    double **bn_sums;     /* [layer] batchnorm: this chunk's per-channel sums (forward,
+                           * backward) and the whole batch's, 8 x channels (BN_*) */
     int32_t **argmax;     /* [layer] max-pool argmax */
     float *scratch;       /* conv kernels' scratch, shared by every conv layer */
     float *gout;          /* gradient w.r.t. the log-probabilities */
@@ -32,6 +34,7 @@ struct nn_exec {
     int threads, max_train_batch, max_eval_batch;
     int started;               /* threads running thread_main (1..started-1) */
     int first_param_layer;     /* backward stops here: nothing below needs a gradient */
+    int has_batchnorm;         /* training needs the threads to meet (barrier) */
     uint64_t seed, step;
     worker *workers;
 
@@ -43,6 +46,7 @@ struct nn_exec {
     int n;
 
     pthread_t *tids;
+    pthread_barrier_t barrier; /* batchnorm's meeting point, threads > 1 */
     pthread_mutex_t mu;
     pthread_cond_t start_cv, done_cv;
     unsigned generation;
@@ -57,12 +61,72 @@ static nn_conv_shape shape_of(const nn_layer *l) {
 
 static long in_size(const nn_layer *l) { return (long)l->in_c * l->in_h * l->in_w; }
 
-/* Forward of images [i0, i0+cnt) through every layer. */
-static void forward(nn_exec *e, worker *w, int i0, int cnt) {
+/* Offsets into a worker's bn_sums[layer], in units of 2 x channels doubles:
+ * its chunk's forward sums, the batch's, its chunk's backward sums, the
+ * batch's. */
+enum { BN_FWD_CHUNK, BN_FWD_BATCH, BN_BWD_CHUNK, BN_BWD_BATCH, BN_SLOTS };
+
+/* Waits until every thread has written its chunk's sums of batchnorm layer
+ * li (slot `chunk`), then adds them up in thread order into slot `chunk`+1
+ * of worker w: each thread gets the same bits, whatever the timing. */
+static const double *batch_sums(nn_exec *e, worker *w, int li, int chunk) {
+    const long c2 = 2L * e->net->layers[li].in_c;
+    if (e->threads > 1) pthread_barrier_wait(&e->barrier);
+    double *sums = w->bn_sums[li] + (chunk + 1) * c2;
+    memcpy(sums, e->workers[0].bn_sums[li] + chunk * c2, sizeof(double) * (size_t)c2);
+    for (int t = 1; t < e->threads; t++) {
+        const double *part = e->workers[t].bn_sums[li] + chunk * c2;
+        for (long j = 0; j < c2; j++) sums[j] += part[j];
+    }
+    return sums;
+}
+
+/* Forward of batchnorm layer li over this chunk; in training the batch's
+ * statistics, and thread 0 updates the running ones. */
+static void batchnorm_forward(nn_exec *e, worker *w, int t, int li, const float *in, float *out,
+                              int cnt) {
+    nn_net *net = e->net;
+    nn_layer *l = &net->layers[li];
+    const long plane = (long)l->in_h * l->in_w;
+    float *running = net->buffers + l->buffer_off;
+    if (e->mode == RUN_EVAL) {
+        nn_bn_running_stats(w->aux[li], running, l->in_c, NN_BN_EPS);
+    } else {
+        double *chunk = w->bn_sums[li] + BN_FWD_CHUNK * 2L * l->in_c;
+        memset(chunk, 0, sizeof(double) * 2 * (size_t)l->in_c);
+        nn_bn_sums(chunk, in, cnt, l->in_c, plane);
+        const double *sums = batch_sums(e, w, li, BN_FWD_CHUNK);
+        nn_bn_batch_stats(w->aux[li], t == 0 ? running : NULL, sums, (long)e->n * plane, l->in_c,
+                          NN_BN_EPS, NN_BN_MOMENTUM);
+        if (t == 0) l->batches_tracked++;
+    }
+    nn_bn_forward(out, in, w->aux[li], net->params + l->weight_off, net->params + l->bias_off,
+                  cnt, l->in_c, plane);
+}
+
+static void batchnorm_backward(nn_exec *e, worker *w, int t, int li, float *din,
+                               const float *dout, int cnt) {
+    const nn_net *net = e->net;
+    const nn_layer *l = &net->layers[li];
+    const long plane = (long)l->in_h * l->in_w;
+    double *chunk = w->bn_sums[li] + BN_BWD_CHUNK * 2L * l->in_c;
+    memset(chunk, 0, sizeof(double) * 2 * (size_t)l->in_c);
+    nn_bn_grad_sums(chunk, dout, w->x[li], w->aux[li], cnt, l->in_c, plane);
+    const double *sums = batch_sums(e, w, li, BN_BWD_CHUNK);
+    /* the parameter gradients are the batch's: thread 0 adds them once */
+    nn_bn_backward(din, t == 0 ? w->grads + l->weight_off : NULL,
+                   t == 0 ? w->grads + l->bias_off : NULL, sums, dout, w->x[li], w->aux[li],
+                   net->params + l->weight_off, (long)e->n * plane, cnt, l->in_c, plane);
+}
+
+/* Forward of images [i0, i0+cnt) through every layer. An empty chunk
+ * (cnt 0) only takes part in batchnorm's statistics. */
+static void forward(nn_exec *e, worker *w, int t, int i0, int cnt) {
     const nn_net *net = e->net;
     const int dropout = e->mode == RUN_TRAIN;
     for (int li = 0; li < net->n_layers; li++) {
         const nn_layer *l = &net->layers[li];
+        if (cnt == 0 && l->kind != NN_BATCHNORM2D) continue;
         const float *in = w->x[li];
         float *out = w->out[li];
         const long count = (long)cnt * nn_layer_out_size(l);
@@ -100,17 +164,19 @@ static void forward(nn_exec *e, worker *w, int i0, int cnt) {
         }
         case NN_FLATTEN: w->x[li + 1] = in; continue;
         case NN_LOGSOFTMAX: nn_logsoftmax_forward(out, in, cnt, l->in_c); break;
+        case NN_BATCHNORM2D: batchnorm_forward(e, w, t, li, in, out, cnt); break;
         }
         w->x[li + 1] = out;
     }
 }
 
-static void backward(nn_exec *e, worker *w, int cnt) {
+static void backward(nn_exec *e, worker *w, int t, int cnt) {
     const nn_net *net = e->net;
     const int dropout = e->mode == RUN_TRAIN;
     w->g[net->n_layers] = w->gout;
     for (int li = net->n_layers - 1; li >= e->first_param_layer; li--) {
         const nn_layer *l = &net->layers[li];
+        if (cnt == 0 && l->kind != NN_BATCHNORM2D) continue;
         const float *dout = w->g[li + 1];
         float *din = li > e->first_param_layer ? w->gin[li] : NULL;
         const long count = (long)cnt * nn_layer_out_size(l);
@@ -138,6 +204,7 @@ static void backward(nn_exec *e, worker *w, int cnt) {
             break;
         case NN_FLATTEN: w->g[li] = dout; continue;
         case NN_LOGSOFTMAX: nn_logsoftmax_backward(din, dout, w->x[li + 1], cnt, l->in_c); break;
+        case NN_BATCHNORM2D: batchnorm_backward(e, w, t, li, din, dout, cnt); break;
         }
         w->g[li] = din;
     }
@@ -152,10 +219,18 @@ static void run_chunk(nn_exec *e, int t) {
     w->loss = 0.0;
     w->correct = 0;
     if (training) memset(w->grads, 0, sizeof(float) * (size_t)net->n_params);
-    if (cnt == 0) return;
+    if (cnt == 0) {
+        /* the other threads wait for this one's (empty) sums at every
+         * batchnorm layer */
+        if (training && e->has_batchnorm && e->n > 0) {
+            forward(e, w, t, i0, 0);
+            backward(e, w, t, 0);
+        }
+        return;
+    }
     const long image = (long)net->in_c * net->in_h * net->in_w;
     w->x[0] = e->x + i0 * image;
-    forward(e, w, i0, cnt);
+    forward(e, w, t, i0, cnt);
     const float *logp = w->x[net->n_layers];
     const int classes = net->classes;
     if (e->logp) memcpy(e->logp + (long)i0 * classes, logp, sizeof(float) * (size_t)cnt * classes);
@@ -170,7 +245,7 @@ static void run_chunk(nn_exec *e, int t) {
     }
     w->loss = nn_nll_loss(training ? w->gout : NULL, logp, labels, cnt, classes,
                           1.0f / (float)e->n);
-    if (training) backward(e, w, cnt);
+    if (training) backward(e, w, t, cnt);
 }
 
 typedef struct thread_arg {
@@ -233,11 +308,13 @@ static void free_worker(worker *w, int n_layers) {
         if (w->gin) free(w->gin[i]);
         if (w->aux) free(w->aux[i]);
         if (w->argmax) free(w->argmax[i]);
+        if (w->bn_sums) free(w->bn_sums[i]);
     }
     free(w->out);
     free(w->gin);
     free(w->aux);
     free(w->argmax);
+    free(w->bn_sums);
     free(w->scratch);
     free(w->gout);
     free(w->grads);
@@ -256,9 +333,10 @@ static int alloc_worker(nn_exec *e, worker *w) {
     w->gin = calloc((size_t)L, sizeof *w->gin);
     w->aux = calloc((size_t)L, sizeof *w->aux);
     w->argmax = calloc((size_t)L, sizeof *w->argmax);
+    w->bn_sums = calloc((size_t)L, sizeof *w->bn_sums);
     w->x = calloc((size_t)L + 1, sizeof *w->x);
     w->g = calloc((size_t)L + 1, sizeof *w->g);
-    if (!w->out || !w->gin || !w->aux || !w->argmax || !w->x || !w->g) return -1;
+    if (!w->out || !w->gin || !w->aux || !w->argmax || !w->bn_sums || !w->x || !w->g) return -1;
     long scratch = 0;
     for (int i = 0; i < L; i++) {
         const nn_layer *l = &net->layers[i];
@@ -273,6 +351,10 @@ static int alloc_worker(nn_exec *e, worker *w) {
             w->aux[i] = alloc_floats((long)train_chunk * out, &failed);
         } else if (l->kind == NN_DROPOUT2D) {
             w->aux[i] = alloc_floats((long)train_chunk * l->in_c, &failed);
+        } else if (l->kind == NN_BATCHNORM2D) {
+            w->aux[i] = alloc_floats(2L * l->in_c, &failed);
+            w->bn_sums[i] = calloc((size_t)BN_SLOTS * 2 * (size_t)l->in_c, sizeof(double));
+            if (!w->bn_sums[i]) failed = 1;
         } else if (l->kind == NN_MAXPOOL2D) {
             w->argmax[i] = aligned_alloc(64, ((size_t)chunk * out * sizeof(int32_t) + 63) / 64 * 64);
             if (!w->argmax[i]) failed = 1;
@@ -300,12 +382,12 @@ int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval
     e->max_eval_batch = max_eval_batch;
     e->seed = seed;
     e->first_param_layer = net->n_layers;
-    for (int i = 0; i < net->n_layers; i++)
-        if (net->layers[i].weight_off >= 0) {
-            e->first_param_layer = i;
-            break;
-        }
+    for (int i = net->n_layers - 1; i >= 0; i--) {
+        if (net->layers[i].weight_off >= 0) e->first_param_layer = i;
+        if (net->layers[i].kind == NN_BATCHNORM2D) e->has_batchnorm = 1;
+    }
     pthread_mutex_init(&e->mu, NULL);
+    if (threads > 1) pthread_barrier_init(&e->barrier, NULL, (unsigned)threads);
     pthread_cond_init(&e->start_cv, NULL);
     pthread_cond_init(&e->done_cv, NULL);
     e->workers = calloc((size_t)threads, sizeof *e->workers);
@@ -346,6 +428,7 @@ void nn_exec_free(nn_exec *e) {
         for (int t = 0; t < e->threads; t++) free_worker(&e->workers[t], e->net->n_layers);
     free(e->workers);
     free(e->tids);
+    if (e->threads > 1) pthread_barrier_destroy(&e->barrier);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->start_cv);
     pthread_cond_destroy(&e->done_cv);

@@ -611,6 +611,101 @@ void nn_linear_backward(float *din, float *dweight, float *dbias, const float *d
                     weight, in_f, 0.0f, din, in_f);
 }
 
+/* ---- BatchNorm2d ------------------------------------------------------------
+ * Sums in double: the variance comes from E[x^2] - mean^2, which loses
+ * nothing in double for float inputs, and one pass (one barrier in nn_exec)
+ * is enough. */
+
+void nn_bn_sums(double *sums, const float *in, int n, int c, long plane) {
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *x = in + ((long)i * c + ch) * plane;
+            double sum = 0.0, squares = 0.0;
+            for (long j = 0; j < plane; j++) {
+                sum += x[j];
+                squares += (double)x[j] * x[j];
+            }
+            sums[ch] += sum;
+            sums[c + ch] += squares;
+        }
+}
+
+void nn_bn_batch_stats(float *mean_invstd, float *running, const double *sums, long count,
+                       int c, float eps, float momentum) {
+    for (int ch = 0; ch < c; ch++) {
+        const double mean = sums[ch] / (double)count;
+        double var = sums[c + ch] / (double)count - mean * mean;
+        if (var < 0.0) var = 0.0;
+        mean_invstd[ch] = (float)mean;
+        mean_invstd[c + ch] = (float)(1.0 / sqrt(var + eps));
+        if (running) {
+            /* PyTorch raises an error for count 1; here the biased
+             * variance stands in for the undefined unbiased one */
+            const double unbiased = count > 1 ? var * (double)count / (double)(count - 1) : var;
+            running[ch] = (1.0f - momentum) * running[ch] + momentum * (float)mean;
+            running[c + ch] = (1.0f - momentum) * running[c + ch] + momentum * (float)unbiased;
+        }
+    }
+}
+
+void nn_bn_running_stats(float *mean_invstd, const float *running, int c, float eps) {
+    for (int ch = 0; ch < c; ch++) {
+        mean_invstd[ch] = running[ch];
+        mean_invstd[c + ch] = (float)(1.0 / sqrt((double)running[c + ch] + eps));
+    }
+}
+
+void nn_bn_forward(float *out, const float *in, const float *mean_invstd, const float *weight,
+                   const float *bias, int n, int c, long plane) {
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const long off = ((long)i * c + ch) * plane;
+            const float scale = mean_invstd[c + ch] * weight[ch];
+            const float shift = bias[ch] - mean_invstd[ch] * scale;
+            for (long j = 0; j < plane; j++) out[off + j] = in[off + j] * scale + shift;
+        }
+}
+
+void nn_bn_grad_sums(double *sums, const float *dout, const float *in, const float *mean_invstd,
+                     int n, int c, long plane) {
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const long off = ((long)i * c + ch) * plane;
+            const float mean = mean_invstd[ch];
+            double sum = 0.0, dot = 0.0;
+            for (long j = 0; j < plane; j++) {
+                sum += dout[off + j];
+                dot += (double)dout[off + j] * (in[off + j] - mean);
+            }
+            sums[ch] += sum;
+            sums[c + ch] += dot;
+        }
+}
+
+void nn_bn_backward(float *din, float *dweight, float *dbias, const double *sums,
+                    const float *dout, const float *in, const float *mean_invstd,
+                    const float *weight, long count, int n, int c, long plane) {
+    if (dweight)
+        for (int ch = 0; ch < c; ch++) {
+            dweight[ch] += (float)(sums[c + ch] * mean_invstd[c + ch]);
+            dbias[ch] += (float)sums[ch];
+        }
+    if (!din) return;
+    for (int ch = 0; ch < c; ch++) {
+        const float mean = mean_invstd[ch], invstd = mean_invstd[c + ch];
+        /* d/dx of w*(x - mean)*invstd + b with mean and invstd functions of
+         * the whole batch: dx = w*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)) */
+        const float dy_mean = (float)(sums[ch] / (double)count);
+        const float k = (float)(sums[c + ch] / (double)count) * invstd * invstd;
+        const float scale = invstd * weight[ch];
+        for (int i = 0; i < n; i++) {
+            const long off = ((long)i * c + ch) * plane;
+            for (long j = 0; j < plane; j++)
+                din[off + j] = (dout[off + j] - dy_mean - (in[off + j] - mean) * k) * scale;
+        }
+    }
+}
+
 /* ---- LogSoftmax + NLL ------------------------------------------------------ */
 
 void nn_logsoftmax_forward(float *out, const float *in, int n, int classes) {

@@ -34,7 +34,7 @@ static const struct {
     {"conv", NN_CONV2D},       {"linear", NN_LINEAR},       {"maxpool", NN_MAXPOOL2D},
     {"avgpool", NN_AVGPOOL2D}, {"gap", NN_AVGPOOL2D},       {"relu", NN_RELU},
     {"dropout", NN_DROPOUT},   {"dropout2d", NN_DROPOUT2D}, {"flatten", NN_FLATTEN},
-    {"logsoftmax", NN_LOGSOFTMAX},
+    {"logsoftmax", NN_LOGSOFTMAX}, {"batchnorm2d", NN_BATCHNORM2D}, {"bn", NN_BATCHNORM2D},
 };
 
 /* One layer as written, before shapes are known. */
@@ -46,6 +46,8 @@ typedef struct parsed_layer {
     char keys[MAX_ARGS][8];        /* "" for a positional argument */
     double values[MAX_ARGS];
 } parsed_layer;
+
+static void reset_batchnorm(nn_net *net, nn_layer *l);
 
 static const char *skip_space(const char *s) {
     for (;;) {
@@ -180,7 +182,7 @@ static int configure(nn_layer *l, const parsed_layer *pl, int index, int *out_ar
     if (i == sizeof kinds / sizeof kinds[0])
         return cassnn_err_set(err, "model layer %d '%s': unknown layer kind '%s' (known: conv "
                               "linear maxpool avgpool gap relu dropout dropout2d flatten "
-                              "logsoftmax)", index + 1, pl->text, pl->word);
+                              "logsoftmax batchnorm2d bn)", index + 1, pl->text, pl->word);
     l->kind = kinds[i].kind;
     l->global = !strcmp(pl->word, "gap");
     switch (l->kind) {
@@ -265,6 +267,10 @@ static int infer_shape(nn_layer *l, int out_arg, int index, const char *text, ca
         l->weight_size = (long)out_arg * l->in_c;
         l->bias_size = out_arg;
         break;
+    case NN_BATCHNORM2D:
+        /* on a flat input (C x 1 x 1) this is also PyTorch's BatchNorm1d */
+        l->weight_size = l->bias_size = l->in_c;
+        break;
     case NN_FLATTEN:
         l->out_c = l->in_c * l->in_h * l->in_w;
         l->out_h = l->out_w = 1;
@@ -297,6 +303,7 @@ static void describe_layer(const nn_layer *l, char *buf, size_t cap) {
     case NN_DROPOUT2D: snprintf(buf, cap, "dropout2d(%.9g)", l->p); break;
     case NN_FLATTEN: snprintf(buf, cap, "flatten"); break;
     case NN_LOGSOFTMAX: snprintf(buf, cap, "logsoftmax"); break;
+    case NN_BATCHNORM2D: snprintf(buf, cap, "%s=batchnorm2d", l->name); break;
     }
 }
 
@@ -313,7 +320,7 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
     net->in_h = in_h;
     net->in_w = in_w;
 
-    int cap = 8, conv_count = 0, linear_count = 0;
+    int cap = 8, conv_count = 0, linear_count = 0, bn_count = 0;
     net->layers = calloc((size_t)cap, sizeof *net->layers);
     if (!net->layers) return cassnn_err_set(err, "model: out of memory");
     int c = in_c, h = in_h, w = in_w;
@@ -334,7 +341,7 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
         }
         nn_layer *l = &net->layers[net->n_layers++];
         memset(l, 0, sizeof *l);
-        l->weight_off = l->bias_off = -1;
+        l->weight_off = l->bias_off = l->buffer_off = -1;
         l->stride = 1;
         int out_arg = 0;
         if (configure(l, &pl, index, &out_arg, err)) goto fail;
@@ -355,6 +362,7 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
         if (l->weight_size) {
             if (pl.name[0]) snprintf(l->name, sizeof l->name, "%s", pl.name);
             else if (l->kind == NN_CONV2D) snprintf(l->name, sizeof l->name, "conv%d", conv_count + 1);
+            else if (l->kind == NN_BATCHNORM2D) snprintf(l->name, sizeof l->name, "bn%d", bn_count + 1);
             else snprintf(l->name, sizeof l->name, "fc%d", linear_count + 1);
             for (int j = 0; j < net->n_layers - 1; j++)
                 if (!strcmp(net->layers[j].name, l->name)) {
@@ -365,13 +373,18 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
             l->weight_off = net->n_params;
             l->bias_off = net->n_params + l->weight_size;
             net->n_params += l->weight_size + l->bias_size;
+            if (l->kind == NN_BATCHNORM2D) {
+                l->buffer_off = net->n_buffers;
+                net->n_buffers += 2L * l->out_c;
+            }
         } else if (pl.name[0]) {
-            cassnn_err_set(err, "model layer %d '%s': only layers with parameters (conv, linear) "
-                           "take a name", index + 1, pl.text);
+            cassnn_err_set(err, "model layer %d '%s': only layers with parameters (conv, linear, "
+                           "batchnorm2d) take a name", index + 1, pl.text);
             goto fail;
         }
         if (l->kind == NN_CONV2D) conv_count++;
         if (l->kind == NN_LINEAR) linear_count++;
+        if (l->kind == NN_BATCHNORM2D) bn_count++;
     }
     if (net->n_layers == 0) {
         cassnn_err_set(err, "model: empty description");
@@ -389,12 +402,17 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
     }
     net->params = calloc((size_t)net->n_params, sizeof(float));
     net->grads = calloc((size_t)net->n_params, sizeof(float));
+    net->buffers = net->n_buffers ? calloc((size_t)net->n_buffers, sizeof(float)) : NULL;
     size_t desc_cap = (size_t)net->n_layers * 100 + 1;
     net->description = malloc(desc_cap);
-    if (!net->params || !net->grads || !net->description) {
+    if (!net->params || !net->grads || !net->description || (net->n_buffers && !net->buffers)) {
         cassnn_err_set(err, "model: out of memory for %ld parameters", net->n_params);
         goto fail;
     }
+    /* batchnorm2d starts as PyTorch's does even before nn_net_init: a net
+     * built for loading never has a zero running variance */
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == NN_BATCHNORM2D) reset_batchnorm(net, &net->layers[i]);
     size_t used = 0;
     for (int i = 0; i < net->n_layers; i++) {
         char buf[100];
@@ -412,6 +430,7 @@ void nn_net_free(nn_net *net) {
     free(net->layers);
     free(net->params);
     free(net->grads);
+    free(net->buffers);
     free(net->description);
     memset(net, 0, sizeof *net);
 }
@@ -420,10 +439,25 @@ static long fan_in(const nn_layer *l) {
     return l->kind == NN_CONV2D ? (long)l->in_c * l->k * l->k : l->in_c;
 }
 
+/* BatchNorm2d.reset_parameters(): an identity transform, no history. */
+static void reset_batchnorm(nn_net *net, nn_layer *l) {
+    for (int c = 0; c < l->out_c; c++) {
+        net->params[l->weight_off + c] = 1.0f;
+        net->params[l->bias_off + c] = 0.0f;
+        net->buffers[l->buffer_off + c] = 0.0f;
+        net->buffers[l->buffer_off + l->out_c + c] = 1.0f;
+    }
+    l->batches_tracked = 0;
+}
+
 void nn_net_init(nn_net *net, uint64_t seed) {
     for (int i = 0; i < net->n_layers; i++) {
-        const nn_layer *l = &net->layers[i];
+        nn_layer *l = &net->layers[i];
         if (l->weight_off < 0) continue;
+        if (l->kind == NN_BATCHNORM2D) {
+            reset_batchnorm(net, l);
+            continue;
+        }
         nn_rng rng;
         nn_rng_seed(&rng, seed, (uint64_t)i);
         /* kaiming_uniform_(a=sqrt(5)) gives bound = gain*sqrt(3/fan_in) with
@@ -437,40 +471,72 @@ void nn_net_init(nn_net *net, uint64_t seed) {
     }
 }
 
-int nn_net_param_count(const nn_net *net) {
+/* Tensors of layer l in state_dict order: weight, bias and, with buffers,
+ * batchnorm2d's running_mean, running_var, num_batches_tracked. */
+static int layer_tensor_count(const nn_layer *l, int with_buffers) {
+    if (l->weight_off < 0) return 0;
+    return with_buffers && l->kind == NN_BATCHNORM2D ? 5 : 2;
+}
+
+static void layer_tensor(const nn_net *net, nn_layer *l, int j, nn_param *out) {
+    static const char *const names[] = {"weight", "bias", "running_mean", "running_var",
+                                        "num_batches_tracked"};
+    snprintf(out->name, sizeof out->name, "%s.%s", l->name, names[j]);
+    out->ndim = 1;
+    out->shape[0] = l->out_c;
+    out->size = l->out_c;
+    switch (j) {
+    case 0:
+        out->size = l->weight_size;
+        out->data = net->params + l->weight_off;
+        out->grad = net->grads + l->weight_off;
+        if (l->kind == NN_CONV2D) {
+            out->ndim = 4;
+            out->shape[1] = l->in_c;
+            out->shape[2] = out->shape[3] = l->k;
+        } else if (l->kind == NN_LINEAR) {
+            out->ndim = 2;
+            out->shape[1] = l->in_c;
+        }
+        break;
+    case 1:
+        out->data = net->params + l->bias_off;
+        out->grad = net->grads + l->bias_off;
+        break;
+    case 2:
+    case 3: out->data = net->buffers + l->buffer_off + (j == 3 ? l->out_c : 0); break;
+    case 4:
+        out->ndim = 0;
+        out->size = 1;
+        out->count = &l->batches_tracked;
+        break;
+    }
+}
+
+static void find_tensor(const nn_net *net, int index, int with_buffers, nn_param *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < net->n_layers; i++) {
+        const int k = layer_tensor_count(&net->layers[i], with_buffers);
+        if (index < k) {
+            layer_tensor(net, &net->layers[i], index, out);
+            return;
+        }
+        index -= k;
+    }
+}
+
+static int tensor_count(const nn_net *net, int with_buffers) {
     int n = 0;
-    for (int i = 0; i < net->n_layers; i++) n += net->layers[i].weight_off >= 0 ? 2 : 0;
+    for (int i = 0; i < net->n_layers; i++) n += layer_tensor_count(&net->layers[i], with_buffers);
     return n;
 }
 
-void nn_net_param(const nn_net *net, int index, nn_param *out) {
-    memset(out, 0, sizeof *out);
-    int n = 0;
-    for (int i = 0; i < net->n_layers; i++) {
-        const nn_layer *l = &net->layers[i];
-        if (l->weight_off < 0) continue;
-        if (n == index || n + 1 == index) {
-            const int is_weight = n == index;
-            snprintf(out->name, sizeof out->name, "%s.%s", l->name, is_weight ? "weight" : "bias");
-            const long off = is_weight ? l->weight_off : l->bias_off;
-            out->size = is_weight ? l->weight_size : l->bias_size;
-            out->data = net->params + off;
-            out->grad = net->grads + off;
-            if (!is_weight) {
-                out->ndim = 1;
-                out->shape[0] = l->out_c;
-            } else if (l->kind == NN_CONV2D) {
-                out->ndim = 4;
-                out->shape[0] = l->out_c;
-                out->shape[1] = l->in_c;
-                out->shape[2] = out->shape[3] = l->k;
-            } else {
-                out->ndim = 2;
-                out->shape[0] = l->out_c;
-                out->shape[1] = l->in_c;
-            }
-            return;
-        }
-        n += 2;
-    }
+int nn_net_param_count(const nn_net *net) { return tensor_count(net, 0); }
+
+void nn_net_param(const nn_net *net, int index, nn_param *out) { find_tensor(net, index, 0, out); }
+
+int nn_net_state_count(const nn_net *net) { return tensor_count(net, 1); }
+
+void nn_net_state_tensor(const nn_net *net, int index, nn_param *out) {
+    find_tensor(net, index, 1, out);
 }

@@ -165,12 +165,13 @@ static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape) 
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
-int nn_st_read_f32(const nn_safetensors *st, const char *name, int ndim, const int64_t *shape,
-                   float *out, cassnn_err *err) {
+static int read_tensor(const nn_safetensors *st, const char *name, const char *dtype, int ndim,
+                       const int64_t *shape, void *out, cassnn_err *err) {
     const nn_st_tensor *t = nn_st_find(st, name);
     if (!t) return cassnn_err_set(err, "safetensors: tensor '%s' is missing", name);
-    if (strcmp(t->dtype, "F32"))
-        return cassnn_err_set(err, "safetensors: tensor '%s' is %s, expected F32", name, t->dtype);
+    if (strcmp(t->dtype, dtype))
+        return cassnn_err_set(err, "safetensors: tensor '%s' is %s, expected %s", name, t->dtype,
+                              dtype);
     int same = t->ndim == ndim;
     for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
     if (!same) {
@@ -182,6 +183,21 @@ int nn_st_read_f32(const nn_safetensors *st, const char *name, int ndim, const i
     /* little-endian on disk; the build targets little-endian hosts (x86-64, arm64) */
     memcpy(out, t->data, t->nbytes);
     return 0;
+}
+
+int nn_st_read_f32(const nn_safetensors *st, const char *name, int ndim, const int64_t *shape,
+                   float *out, cassnn_err *err) {
+    return read_tensor(st, name, "F32", ndim, shape, out, err);
+}
+
+int nn_st_read_i64(const nn_safetensors *st, const char *name, int ndim, const int64_t *shape,
+                   int64_t *out, cassnn_err *err) {
+    return read_tensor(st, name, "I64", ndim, shape, out, err);
+}
+
+/* Bytes of one element of e (float32 or int64). */
+static size_t entry_elem_size(const nn_st_entry *e) {
+    return e->dtype && !strcmp(e->dtype, "I64") ? sizeof(int64_t) : sizeof(float);
 }
 
 int nn_st_write(uint8_t **out, size_t *len, const nn_st_entry *entries, size_t count,
@@ -207,11 +223,13 @@ int nn_st_write(uint8_t **out, size_t *len, const nn_st_entry *entries, size_t c
             json_array_append_new(shape, json_integer(e->shape[d]));
             n *= (size_t)e->shape[d];
         }
-        json_t *info = json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape,
-                                 "data_offsets", (json_int_t)offset,
-                                 (json_int_t)(offset + n * sizeof(float)));
+        const size_t bytes = n * entry_elem_size(e);
+        json_t *info = json_pack("{s:s, s:o, s:[I,I]}", "dtype",
+                                 entry_elem_size(e) == sizeof(float) ? "F32" : "I64", "shape",
+                                 shape, "data_offsets", (json_int_t)offset,
+                                 (json_int_t)(offset + bytes));
         if (!info || json_object_set_new(root, e->name, info)) goto oom;
-        offset += n * sizeof(float);
+        offset += bytes;
     }
     header = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!header) goto oom;
@@ -227,8 +245,8 @@ int nn_st_write(uint8_t **out, size_t *len, const nn_st_entry *entries, size_t c
     for (size_t i = 0; i < count; i++) {
         size_t n = 1;
         for (int d = 0; d < entries[i].ndim; d++) n *= (size_t)entries[i].shape[d];
-        memcpy(p, entries[i].data, n * sizeof(float));
-        p += n * sizeof(float);
+        memcpy(p, entries[i].data, n * entry_elem_size(&entries[i]));
+        p += n * entry_elem_size(&entries[i]);
     }
     *out = buf;
     *len = 8 + padded + offset;

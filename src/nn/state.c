@@ -9,23 +9,34 @@
 
 #include "cassnn/nn_safetensors.h"
 
-/* A net has two tensors per layer with parameters; the optimizer up to two
- * buffers per tensor. */
+/* A net has two tensors per layer with parameters (five for batchnorm2d);
+ * the optimizer up to two buffers per parameter. */
 #define MAX_TENSORS 256
 
+/* The safetensors entry of a state_dict tensor (int64 for a count). */
+static nn_st_entry state_entry(const nn_param *p) {
+    if (p->count) return (nn_st_entry){p->name, p->ndim, p->shape, p->count, "I64"};
+    return (nn_st_entry){p->name, p->ndim, p->shape, p->data, NULL};
+}
+
 int nn_state_save_net(const nn_net *net, uint8_t **buf, size_t *len, cassnn_err *err) {
-    const int count = nn_net_param_count(net);
+    char input[48];
+    snprintf(input, sizeof input, "%dx%dx%d", net->in_c, net->in_h, net->in_w);
+    const char *meta[] = {"format", "cassnn", "model", net->description, "input", input};
+    return nn_state_save_net_meta(net, meta, 3, buf, len, err);
+}
+
+int nn_state_save_net_meta(const nn_net *net, const char *const *meta, size_t meta_count,
+                           uint8_t **buf, size_t *len, cassnn_err *err) {
+    const int count = nn_net_state_count(net);
     if (count > MAX_TENSORS) return cassnn_err_set(err, "save: more than %d tensors", MAX_TENSORS);
     nn_param params[MAX_TENSORS];
     nn_st_entry entries[MAX_TENSORS];
     for (int i = 0; i < count; i++) {
-        nn_net_param(net, i, &params[i]);
-        entries[i] = (nn_st_entry){params[i].name, params[i].ndim, params[i].shape, params[i].data};
+        nn_net_state_tensor(net, i, &params[i]);
+        entries[i] = state_entry(&params[i]);
     }
-    char input[48];
-    snprintf(input, sizeof input, "%dx%dx%d", net->in_c, net->in_h, net->in_w);
-    const char *meta[] = {"format", "cassnn", "model", net->description, "input", input};
-    return nn_st_write(buf, len, entries, (size_t)count, meta, 3, err);
+    return nn_st_write(buf, len, entries, (size_t)count, meta, meta_count, err);
 }
 
 static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape) {
@@ -35,16 +46,19 @@ static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape) 
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
-/* Checks that st holds exactly net's parameters (names, F32, shapes). */
+/* Checks that st holds exactly net's state_dict (names, F32 or I64 for a
+ * count, shapes). */
 static int check_params(const nn_net *net, const nn_safetensors *st, cassnn_err *err) {
-    const int count = nn_net_param_count(net);
+    const int count = nn_net_state_count(net);
     for (int i = 0; i < count; i++) {
         nn_param p;
-        nn_net_param(net, i, &p);
+        nn_net_state_tensor(net, i, &p);
         const nn_st_tensor *t = nn_st_find(st, p.name);
+        const char *dtype = p.count ? "I64" : "F32";
         if (!t) return cassnn_err_set(err, "state: tensor '%s' is missing", p.name);
-        if (strcmp(t->dtype, "F32"))
-            return cassnn_err_set(err, "state: tensor '%s' is %s, expected F32", p.name, t->dtype);
+        if (strcmp(t->dtype, dtype))
+            return cassnn_err_set(err, "state: tensor '%s' is %s, expected %s", p.name, t->dtype,
+                                  dtype);
         int same = t->ndim == p.ndim;
         for (int d = 0; same && d < p.ndim; d++) same = t->shape[d] == p.shape[d];
         if (!same) {
@@ -60,7 +74,7 @@ static int check_params(const nn_net *net, const nn_safetensors *st, cassnn_err 
             int known = 0;
             for (int j = 0; j < count && !known; j++) {
                 nn_param p;
-                nn_net_param(net, j, &p);
+                nn_net_state_tensor(net, j, &p);
                 known = !strcmp(p.name, st->tensors[i].name);
             }
             if (!known)
@@ -72,18 +86,25 @@ static int check_params(const nn_net *net, const nn_safetensors *st, cassnn_err 
 }
 
 static void copy_params(nn_net *net, const nn_safetensors *st) {
-    for (int i = 0; i < nn_net_param_count(net); i++) {
+    for (int i = 0; i < nn_net_state_count(net); i++) {
         nn_param p;
-        nn_net_param(net, i, &p);
-        memcpy(p.data, nn_st_find(st, p.name)->data, sizeof(float) * (size_t)p.size);
+        nn_net_state_tensor(net, i, &p);
+        const nn_st_tensor *t = nn_st_find(st, p.name);
+        if (p.count) memcpy(p.count, t->data, sizeof(int64_t));
+        else memcpy(p.data, t->data, sizeof(float) * (size_t)p.size);
     }
+}
+
+int nn_state_read_net(nn_net *net, const nn_safetensors *st, cassnn_err *err) {
+    if (check_params(net, st, err)) return -1;
+    copy_params(net, st);
+    return 0;
 }
 
 int nn_state_load_params(nn_net *net, const uint8_t *buf, size_t len, cassnn_err *err) {
     nn_safetensors st;
     if (nn_st_parse(&st, buf, len, err)) return -1;
-    int rc = check_params(net, &st, err);
-    if (rc == 0) copy_params(net, &st);
+    int rc = nn_state_read_net(net, &st, err);
     nn_st_free(&st);
     return rc;
 }
@@ -112,11 +133,10 @@ int nn_state_load_net(nn_net *net, const uint8_t *buf, size_t len, const char *f
         cassnn_err_wrap(err, "state");
         goto done;
     }
-    if (check_params(net, &st, err)) {
+    if (nn_state_read_net(net, &st, err)) {
         nn_net_free(net);
         goto done;
     }
-    copy_params(net, &st);
     rc = 0;
 done:
     nn_st_free(&st);
@@ -150,7 +170,7 @@ int nn_state_save_optim(const nn_optim *o, const nn_net *net, uint8_t **buf, siz
                 const float *data = which == 0 ? o->buf1 : o->buf2;
                 if (!b || !data) continue;
                 snprintf(names[n], sizeof names[n], "state.%d.%s", i, b);
-                entries[n] = (nn_st_entry){names[n], params[i].ndim, params[i].shape, data + off};
+                entries[n] = (nn_st_entry){names[n], params[i].ndim, params[i].shape, data + off, NULL};
                 n++;
             }
         }

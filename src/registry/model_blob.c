@@ -5,28 +5,15 @@
 #include <string.h>
 
 #include "cassnn/nn_safetensors.h"
+#include "cassnn/nn_state.h"
 #include "cassnn/registry.h"
 
 int registry_net_encode(const nn_net *net, uint8_t **out, size_t *len, cassnn_err *err) {
-    const int count = nn_net_param_count(net);
-    nn_param *params = calloc((size_t)(count ? count : 1), sizeof *params);
-    nn_st_entry *entries = calloc((size_t)(count ? count : 1), sizeof *entries);
-    if (!params || !entries) {
-        free(params);
-        free(entries);
-        return cassnn_err_set(err, "network blob: out of memory");
-    }
-    for (int i = 0; i < count; i++) {
-        nn_net_param(net, i, &params[i]);
-        entries[i] = (nn_st_entry){params[i].name, params[i].ndim, params[i].shape, params[i].data};
-    }
     char input[48];
     snprintf(input, sizeof input, "%dx%dx%d", net->in_c, net->in_h, net->in_w);
     const char *meta[] = {"cassnn.model", net->description, "cassnn.input", input};
-    int rc = nn_st_write(out, len, entries, (size_t)count, meta, 2, err);
-    free(params);
-    free(entries);
-    return rc;
+    /* the whole state_dict: batchnorm's running statistics included */
+    return nn_state_save_net_meta(net, meta, 2, out, len, err);
 }
 
 int registry_net_decode(const uint8_t *blob, size_t len, nn_net *net, cassnn_err *err) {
@@ -43,14 +30,10 @@ int registry_net_decode(const uint8_t *blob, size_t len, nn_net *net, cassnn_err
         cassnn_err_wrap(err, "network blob");
         goto done;
     }
-    for (int i = 0; i < nn_net_param_count(net); i++) {
-        nn_param p;
-        nn_net_param(net, i, &p);
-        if (nn_st_read_f32(&st, p.name, p.ndim, p.shape, p.data, err)) {
-            cassnn_err_wrap(err, "network blob");
-            nn_net_free(net);
-            goto done;
-        }
+    if (nn_state_read_net(net, &st, err)) {
+        cassnn_err_wrap(err, "network blob");
+        nn_net_free(net);
+        goto done;
     }
     rc = 0;
 done:
@@ -86,7 +69,7 @@ int registry_optim_encode(const nn_optim *opt, const nn_net *net, const registry
             nn_net_param(net, i, &params[i]);
             snprintf(names[n], sizeof names[n], "%s.%s", buffer_prefix(opt, which), params[i].name);
             entries[n] = (nn_st_entry){names[n], params[i].ndim, params[i].shape,
-                                       buf + (params[i].data - net->params)};
+                                       buf + (params[i].data - net->params), NULL};
             n++;
         }
     }

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Loads the files test_nn_state wrote (a trained tutorial net, its SGD
-optimizer, an input batch and cassnn's log-probabilities for it) into
-PyTorch 1.13 and checks that the PyTorch example's Net, given cassnn's
-state_dict with load_state_dict(strict=True), computes the same outputs.
+optimizer, an input batch and cassnn's log-probabilities for it; a trained
+BatchNorm2d net and its eval-mode log-probabilities) into PyTorch 1.13 and
+checks that the PyTorch modules (the example's Net, tests/reference's
+BNNet), given cassnn's state_dict with load_state_dict(strict=True),
+compute the same outputs.
 
 torch 1.13 has no safetensors package, so the format is parsed here with
 struct + json + numpy: 8-byte little-endian header length, JSON header,
@@ -23,6 +25,7 @@ DTYPES = {"F32": "<f4", "F64": "<f8", "I64": "<i8", "I32": "<i4", "U8": "u1"}
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../reference"))
 from tutorial_net import Net  # noqa: E402  (the tutorial's network, shared)
+from bn_net import BN_INPUT, BN_MODEL, BNNet  # noqa: E402
 
 
 def read_safetensors(path):
@@ -72,6 +75,24 @@ def main():
     for i, p in enumerate(net.parameters()):
         assert sgd.state[p]["momentum_buffer"].shape == p.shape, names[i]
     print("cassnn network and optimizer state load into PyTorch: OK")
+
+    state, meta = read_safetensors(os.path.join(folder, "cassnn_bn_net.safetensors"))
+    assert meta.get("input") == "x".join(map(str, BN_INPUT)), meta
+    assert "batchnorm2d" in meta.get("model", ""), meta
+    tracked = state["bn1.num_batches_tracked"]
+    assert tracked.dtype == torch.int64 and tracked.shape == () and tracked.item() == 3, tracked
+    bn = BNNet()
+    bn.load_state_dict(state, strict=True)
+    bn.eval()  # the running statistics, as cassnn's eval
+    expected, _ = read_safetensors(os.path.join(folder, "cassnn_bn_expected.safetensors"))
+    with torch.no_grad():
+        logp = bn(expected["input"])
+    diff = (logp - expected["logp"]).abs().max().item()
+    scale = expected["logp"].abs().max().item()
+    print("BatchNorm2d net (%s): max |PyTorch - cassnn| eval log-probability %.3g (scale %.3g)"
+          % (BN_MODEL, diff, scale))
+    assert diff <= 1e-5 * max(scale, 1.0), diff
+    print("cassnn BatchNorm2d state loads into PyTorch: OK")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,21 @@
       8): param.* and, for each optimizer configuration below, the weights
       after 3 steps on the same batch -> <config>.*.
 
+  fixtures/batchnorm.safetensors     BNNet (tests/reference/bn_net.py: conv ->
+      BatchNorm2d -> relu -> pool -> linear) in training mode on a fixed batch
+      of 8: param.* (its state_dict, batchnorm weight/bias not at their
+      init), logp, loss, grad.*, then 3 SGD momentum steps on the same batch
+      -> sgd3.* (weights and running statistics after 4 training forwards),
+      and eval_logp, the eval-mode output after them.
+  fixtures/torch_bn_state.safetensors that net's state_dict after the steps
+      exactly as PyTorch names and types it (num_batches_tracked I64).
+
   fixtures/lr_schedules.safetensors  learning rates of StepLR (per epoch),
       CosineAnnealingLR and OneCycleLR (per batch, cycle_momentum=False).
 
 Dropout is disabled (eval mode) so the C side can run without sharing masks.
 The files are safetensors written by hand with struct + json (torch 1.13 has
-no safetensors package), float32 little endian.
+no safetensors package), little endian: int64 tensors as I64, the rest F32.
 """
 import json
 import os
@@ -34,6 +43,7 @@ HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../reference"))
 from tutorial_net import Net  # noqa: E402  (the tutorial's network, shared)
+from bn_net import BNNet  # noqa: E402
 
 
 class Small(nn.Module):  # cassnn: "conv(4,k=5) maxpool(2) relu flatten linear(10) logsoftmax"
@@ -62,8 +72,12 @@ def write_safetensors(path, tensors, metadata):
     header = {"__metadata__": metadata}
     blobs, offset = [], 0
     for name, t in tensors.items():
-        a = np.ascontiguousarray(t.detach().numpy() if torch.is_tensor(t) else t, dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        integer = torch.is_tensor(t) and t.dtype == torch.int64
+        # np.array, not ascontiguousarray: a 0-d tensor (num_batches_tracked) keeps shape []
+        a = np.array(t.detach().numpy() if torch.is_tensor(t) else t,
+                     dtype="<i8" if integer else "<f4", order="C")
+        header[name] = {"dtype": "I64" if integer else "F32", "shape": list(a.shape),
+                        "data_offsets": [offset, offset + a.nbytes]}
         blobs.append(a.tobytes())
         offset += a.nbytes
     h = json.dumps(header, separators=(",", ":")).encode()
@@ -118,6 +132,32 @@ def small_optim():
     write_safetensors(os.path.join(HERE, "small_optim.safetensors"), out, {"torch": torch.__version__})
 
 
+def batchnorm():
+    torch.manual_seed(3)
+    net = BNNet().train()
+    with torch.no_grad():  # away from the identity init, so that both matter
+        net.bn1.weight.uniform_(0.5, 1.5)
+        net.bn1.bias.uniform_(-0.5, 0.5)
+    x, y = batch(8, 10)
+    x = x * 1.7 + 0.3  # channel statistics far from 0 / 1
+    out = {"input": x, "target": y.float()}
+    out.update({"param." + k: v.clone() for k, v in net.state_dict().items()})
+    logp = net(x)
+    loss = F.nll_loss(logp, y)
+    loss.backward()
+    out["logp"] = logp
+    out["loss"] = loss.reshape(1)
+    out.update({"grad." + k: p.grad.clone() for k, p in net.named_parameters()})
+    steps(net, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9), x, y)
+    out.update({"sgd3." + k: v.clone() for k, v in net.state_dict().items()})
+    net.eval()
+    with torch.no_grad():
+        out["eval_logp"] = net(x)
+    write_safetensors(os.path.join(HERE, "batchnorm.safetensors"), out, {"torch": torch.__version__})
+    write_safetensors(os.path.join(HERE, "torch_bn_state.safetensors"), net.state_dict(),
+                      {"format": "pt"})
+
+
 def lr_schedules():
     def rates(make, steps):
         opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
@@ -151,4 +191,5 @@ if __name__ == "__main__":
     os.makedirs(HERE, exist_ok=True)
     tutorial()
     small_optim()
+    batchnorm()
     lr_schedules()

@@ -365,6 +365,89 @@ static void test_linear(void **state) {
     free(c.in), free(c.w), free(c.b), free(p.out), free(p.r);
 }
 
+/* ---- batchnorm2d ----------------------------------------------------------------- */
+
+typedef struct bn_ctx {
+    int n, c;
+    long plane;
+    float *in, *w, *b, *stats;
+} bn_ctx;
+
+/* Training mode over the whole batch as one chunk: the objective sees the
+ * mean and variance move with every input. */
+static void bn_fwd(probe *p) {
+    bn_ctx *c = p->ctx;
+    double sums[2 * 8] = {0};
+    nn_bn_sums(sums, c->in, c->n, c->c, c->plane);
+    nn_bn_batch_stats(c->stats, NULL, sums, c->n * c->plane, c->c, 1e-5f, 0.1f);
+    nn_bn_forward(p->out, c->in, c->stats, c->w, c->b, c->n, c->c, c->plane);
+}
+
+static void run_bn_check(int n, int ch, long plane) {
+    bn_ctx c = {.n = n, .c = ch, .plane = plane};
+    const long count = n * ch * plane;
+    c.in = malloc(sizeof(float) * count);
+    c.w = malloc(sizeof(float) * ch);
+    c.b = malloc(sizeof(float) * ch);
+    c.stats = malloc(sizeof(float) * 2 * ch);
+    fill_uniform(c.in, count, -2, 2);
+    fill_uniform(c.w, ch, 0.5f, 1.5f);
+    fill_uniform(c.b, ch, -0.5f, 0.5f);
+    float *din = malloc(sizeof(float) * count), *dw = calloc(ch, sizeof(float));
+    float *db = calloc(ch, sizeof(float));
+    probe p = {bn_fwd, malloc(sizeof(float) * count), malloc(sizeof(float) * count), count, &c};
+    fill_uniform(p.r, count, -1, 1);
+    bn_fwd(&p);
+    /* normalised: every channel of the output has mean bias and std ~weight */
+    for (int k = 0; k < ch; k++) {
+        double sum = 0.0, sq = 0.0;
+        for (int i = 0; i < n; i++)
+            for (long j = 0; j < plane; j++) {
+                const double v = (p.out[(i * ch + k) * plane + j] - c.b[k]) / c.w[k];
+                sum += v;
+                sq += v * v;
+            }
+        const double m = n * plane;
+        assert_true(fabs(sum / m) < 1e-5);
+        assert_true(fabs(sq / m - 1.0) < 1e-3);
+    }
+    double sums[2 * 8] = {0};
+    nn_bn_grad_sums(sums, p.r, c.in, c.stats, n, ch, plane);
+    nn_bn_backward(din, dw, db, sums, p.r, c.in, c.stats, c.w, n * plane, n, ch, plane);
+    check("batchnorm din", &p, c.in, count, din);
+    check("batchnorm dweight", &p, c.w, ch, dw);
+    check("batchnorm dbias", &p, c.b, ch, db);
+    free(c.in), free(c.w), free(c.b), free(c.stats), free(din), free(dw), free(db);
+    free(p.out), free(p.r);
+}
+
+static void test_batchnorm(void **state) {
+    (void)state;
+    run_bn_check(3, 4, 5 * 6);
+    run_bn_check(5, 3, 1); /* flat input: BatchNorm1d */
+}
+
+/* Running statistics: momentum 0.1 towards the batch mean and the
+ * UNBIASED batch variance; eval mode normalises with them. */
+static void test_batchnorm_running_stats(void **state) {
+    (void)state;
+    const float in[2 * 1 * 2] = {1.0f, 3.0f, 5.0f, 7.0f}; /* 2 images, 1 channel, 2 values */
+    double sums[2] = {0};
+    nn_bn_sums(sums, in, 2, 1, 2);
+    float stats[2], running[2] = {0.0f, 1.0f};
+    nn_bn_batch_stats(stats, running, sums, 4, 1, 1e-5f, 0.1f);
+    assert_true(fabsf(stats[0] - 4.0f) < 1e-6f);
+    assert_true(fabsf(stats[1] - 1.0f / sqrtf(5.0f + 1e-5f)) < 1e-6f); /* biased variance 5 */
+    assert_true(fabsf(running[0] - 0.4f) < 1e-6f);
+    assert_true(fabsf(running[1] - (0.9f + 0.1f * 20.0f / 3.0f)) < 1e-6f); /* unbiased 20/3 */
+    const float w = 2.0f, b = 1.0f;
+    float out[4];
+    nn_bn_running_stats(stats, running, 1, 1e-5f);
+    nn_bn_forward(out, in, stats, &w, &b, 2, 1, 2);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabsf(out[i] - ((in[i] - running[0]) / sqrtf(running[1] + 1e-5f) * w + b)) < 1e-5f);
+}
+
 /* ---- logsoftmax + nll ---------------------------------------------------------------- */
 
 typedef struct lsm_ctx {
@@ -434,6 +517,8 @@ int main(void) {
         cmocka_unit_test(test_dropout_mask_statistics),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_logsoftmax_nll),
+        cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_batchnorm_running_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,6 +220,79 @@ static void test_threads_deterministic(void **state) {
     free(x);
 }
 
+/* batchnorm2d in a description: default and given names, PyTorch's
+ * state_dict order (parameters then buffers per layer) and optimizer order
+ * (parameters only), the canonical description, and a run that is the same
+ * bits twice on 2 threads (the cross-thread statistics included). */
+static void test_batchnorm_model(void **state) {
+    (void)state;
+    nn_net net;
+    cassnn_err err = {0};
+    const char *desc = "conv(8,k=3,p=1) bn relu conv(8,k=3) norm=batchnorm2d relu gap flatten "
+                       "linear(10) logsoftmax";
+    assert_int_equal(nn_net_create(&net, desc, 3, 12, 12, &err), 0);
+    static const char *state_names[] = {
+        "conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean",
+        "bn1.running_var", "bn1.num_batches_tracked", "conv2.weight", "conv2.bias",
+        "norm.weight", "norm.bias", "norm.running_mean", "norm.running_var",
+        "norm.num_batches_tracked", "fc1.weight", "fc1.bias"};
+    assert_int_equal(nn_net_state_count(&net), 16);
+    for (int i = 0; i < 16; i++) {
+        nn_param p;
+        nn_net_state_tensor(&net, i, &p);
+        assert_string_equal(p.name, state_names[i]);
+        assert_int_equal(p.count != NULL, strstr(p.name, "num_batches") != NULL);
+        if (p.count) assert_int_equal(p.ndim, 0);
+    }
+    assert_int_equal(nn_net_param_count(&net), 10);
+    nn_param p;
+    nn_net_param(&net, 4, &p);
+    assert_string_equal(p.name, "conv2.weight");
+    nn_net_param(&net, 2, &p);
+    assert_string_equal(p.name, "bn1.weight");
+    assert_int_equal(p.ndim, 1);
+    assert_int_equal(p.shape[0], 8);
+    assert_int_equal(net.n_buffers, 32);
+    assert_non_null(strstr(net.description, "bn1=batchnorm2d relu"));
+    nn_net again;
+    assert_int_equal(nn_net_create(&again, net.description, 3, 12, 12, &err), 0);
+    assert_string_equal(again.description, net.description);
+    nn_net_free(&again);
+
+    /* init: identity transform, running variance 1 */
+    nn_net_init(&net, 3);
+    nn_net_state_tensor(&net, 2, &p);
+    for (int i = 0; i < 8; i++) assert_true(p.data[i] == 1.0f);
+    nn_net_state_tensor(&net, 5, &p);
+    for (int i = 0; i < 8; i++) assert_true(p.data[i] == 1.0f);
+
+    enum { N = 10 };
+    float *x = malloc(sizeof(float) * N * 3 * 144);
+    int32_t labels[N];
+    make_batch(x, labels, N, 3 * 144, 4);
+    float *ref = malloc(sizeof(float) * net.n_params);
+    float ref_buffers[32];
+    for (int run = 0; run < 2; run++) {
+        nn_net_init(&net, 3);
+        nn_exec *e;
+        assert_int_equal(nn_exec_create(&e, &net, N, N, 2, 9, &err), 0);
+        nn_exec_train_batch(e, x, labels, N, 1, NULL, NULL);
+        nn_exec_train_batch(e, x, labels, N, 1, NULL, NULL);
+        nn_exec_free(e);
+        if (run == 0) {
+            memcpy(ref, net.grads, sizeof(float) * net.n_params);
+            memcpy(ref_buffers, net.buffers, sizeof ref_buffers);
+        } else {
+            assert_memory_equal(ref, net.grads, sizeof(float) * net.n_params);
+            assert_memory_equal(ref_buffers, net.buffers, sizeof ref_buffers);
+        }
+        assert_int_equal(net.layers[1].batches_tracked, 2);
+    }
+    free(ref), free(x);
+    nn_net_free(&net);
+    expect_error("conv(4,k=3) bn(3) flatten linear(10) logsoftmax", 1, 8, 8, "unexpected argument 1");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tutorial_state_dict),
@@ -227,6 +300,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_net_gradient),
         cmocka_unit_test(test_threads_deterministic),
+        cmocka_unit_test(test_batchnorm_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

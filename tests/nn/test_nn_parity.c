@@ -14,6 +14,7 @@
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
 #include "cassnn/nn_safetensors.h"
+#include "cassnn/nn_state.h"
 #include "cassnn/nn_train.h"
 
 /* Relative tolerance of the brief: each element within 1e-5 of PyTorch's,
@@ -52,8 +53,11 @@ static float *tensor(fixture *f, const char *name, long *count) {
     return out;
 }
 
-static void expect_close(const char *what, const float *got, const float *want, long n) {
-    double scale = 0.0, worst = 0.0;
+/* floor: the smallest scale the tolerance is relative to (0: none beyond
+ * the tensor's own largest magnitude). */
+static void expect_close_floor(const char *what, const float *got, const float *want, long n,
+                               double floor) {
+    double scale = floor, worst = 0.0;
     for (long i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
     for (long i = 0; i < n; i++) {
         const double tol = RTOL * fmax(fabs(want[i]), scale);
@@ -62,6 +66,10 @@ static void expect_close(const char *what, const float *got, const float *want, 
         if (diff > tol) fail_msg("%s[%ld]: cassnn %.9g, PyTorch %.9g", what, i, got[i], want[i]);
     }
     print_message("%-28s max |diff|/max|x| = %.2e\n", what, worst);
+}
+
+static void expect_close(const char *what, const float *got, const float *want, long n) {
+    expect_close_floor(what, got, want, n, 0.0);
 }
 
 /* Loads prefix.<param> into every parameter of net. */
@@ -141,6 +149,183 @@ static void test_tutorial_forward_backward_sgd(void **state) {
         free(labels);
         nn_net_free(&net);
     }
+    fixture_close(&f);
+}
+
+/* tests/reference/bn_net.py's BN_MODEL on 1x10x10 */
+#define BN_MODEL "conv(4,k=3) bn relu maxpool(2) flatten linear(10) logsoftmax"
+
+/* Loads prefix.<tensor> into every state_dict tensor of net (buffers too). */
+static void load_state(fixture *f, nn_net *net, const char *prefix) {
+    for (int i = 0; i < nn_net_state_count(net); i++) {
+        nn_param p;
+        nn_net_state_tensor(net, i, &p);
+        char name[96];
+        snprintf(name, sizeof name, "%s.%s", prefix, p.name);
+        cassnn_err err = {0};
+        if (p.count ? nn_st_read_i64(&f->st, name, p.ndim, p.shape, p.count, &err)
+                    : nn_st_read_f32(&f->st, name, p.ndim, p.shape, p.data, &err))
+            fail_msg("%s", err.msg);
+    }
+}
+
+/* Every state_dict tensor against prefix.<tensor>: floats to RTOL, counts exactly. */
+static void expect_state(fixture *f, nn_net *net, const char *prefix) {
+    for (int i = 0; i < nn_net_state_count(net); i++) {
+        nn_param p;
+        nn_net_state_tensor(net, i, &p);
+        char name[96];
+        snprintf(name, sizeof name, "%s.%s", prefix, p.name);
+        if (p.count) {
+            int64_t want;
+            cassnn_err err = {0};
+            if (nn_st_read_i64(&f->st, name, 0, p.shape, &want, &err)) fail_msg("%s", err.msg);
+            if (*p.count != want)
+                fail_msg("%s: cassnn %lld, PyTorch %lld", name, (long long)*p.count, (long long)want);
+            continue;
+        }
+        long n;
+        float *want = tensor(f, name, &n);
+        assert_int_equal(n, p.size);
+        expect_close(name, p.data, want, n);
+        free(want);
+    }
+}
+
+/* BatchNorm2d in training mode (batch statistics) and eval mode (running
+ * statistics) against PyTorch, on 1, 2 and 3 threads: the statistics must
+ * be those of the whole batch however it is split. */
+static void test_batchnorm(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f, "batchnorm.safetensors");
+    long n, count;
+    float *x = tensor(&f, "input", &count);
+    int32_t *labels = labels_of(&f, &n);
+    for (int threads = 1; threads <= 3; threads++) {
+        print_message("-- %d thread(s)\n", threads);
+        nn_net net;
+        cassnn_err err = {0};
+        assert_int_equal(nn_net_create(&net, BN_MODEL, 1, 10, 10, &err), 0);
+        load_state(&f, &net, "param");
+        nn_exec *e;
+        assert_int_equal(nn_exec_create(&e, &net, (int)n, (int)n, threads, 1, &err), 0);
+        double loss;
+        nn_exec_train_batch(e, x, labels, (int)n, 0, &loss, NULL);
+        float *want = tensor(&f, "loss", &count);
+        const float loss_f = (float)loss;
+        expect_close("loss", &loss_f, want, 1);
+        free(want);
+        for (int i = 0; i < nn_net_param_count(&net); i++) {
+            nn_param p;
+            nn_net_param(&net, i, &p);
+            char name[96];
+            snprintf(name, sizeof name, "grad.%s", p.name);
+            float *g = tensor(&f, name, &count);
+            assert_int_equal(count, p.size);
+            /* The gradient of the bias of the conv in front of the batchnorm
+             * is exactly zero (the normalisation removes any per-channel
+             * shift): both sides hold rounding noise of ~1e-8, so it is
+             * held to the scale of its layer's weight gradient. */
+            double floor = 0.0;
+            if (!strcmp(p.name, "conv1.bias"))
+                for (long j = 0; j < net.layers[0].weight_size; j++)
+                    floor = fmax(floor, fabs(net.grads[net.layers[0].weight_off + j]));
+            expect_close_floor(name, p.grad, g, count, floor);
+            free(g);
+        }
+        nn_optim opt;
+        assert_int_equal(nn_optim_sgd(&opt, net.n_params, 0.05f, 0.9f, 0.0f, 0.0f, 0, &err), 0);
+        for (int step = 0; step < 3; step++) {
+            nn_exec_train_batch(e, x, labels, (int)n, 0, NULL, NULL);
+            nn_optim_step(&opt, net.params, net.grads);
+        }
+        expect_state(&f, &net, "sgd3");
+        float *logp = malloc(sizeof(float) * n * 10);
+        nn_exec_eval_batch(e, x, labels, (int)n, logp, NULL, NULL);
+        want = tensor(&f, "eval_logp", &count);
+        expect_close("eval logp", logp, want, count);
+        free(want);
+        free(logp);
+        nn_optim_free(&opt);
+        nn_exec_free(e);
+        nn_net_free(&net);
+    }
+    free(x);
+    free(labels);
+    fixture_close(&f);
+}
+
+/* The training-mode log-probabilities are those of the batch as a whole;
+ * a batch smaller than the thread count leaves some threads (thread 0
+ * included) an empty chunk, and they must still take part. */
+static void test_batchnorm_small_batch_many_threads(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f, "batchnorm.safetensors");
+    long n, count;
+    float *x = tensor(&f, "input", &count);
+    int32_t *labels = labels_of(&f, &n);
+    float grads[2][2000], running[2][8];
+    long n_params = 0;
+    double losses[2];
+    int64_t tracked[2];
+    const int thread_counts[2] = {1, 3};
+    for (int r = 0; r < 2; r++) {
+        nn_net net;
+        cassnn_err err = {0};
+        assert_int_equal(nn_net_create(&net, BN_MODEL, 1, 10, 10, &err), 0);
+        assert_true(net.n_params <= 2000 && net.n_buffers == 8);
+        load_state(&f, &net, "param");
+        nn_exec *e;
+        assert_int_equal(nn_exec_create(&e, &net, 8, 8, thread_counts[r], 1, &err), 0);
+        nn_exec_train_batch(e, x, labels, 2, 0, &losses[r], NULL);
+        memcpy(grads[r], net.grads, sizeof(float) * net.n_params);
+        n_params = net.n_params;
+        memcpy(running[r], net.buffers, sizeof running[r]);
+        tracked[r] = net.layers[1].batches_tracked;
+        nn_exec_free(e);
+        nn_net_free(&net);
+    }
+    assert_true(fabs(losses[0] - losses[1]) <= 1e-6 * fabs(losses[0]));
+    assert_int_equal(tracked[0], 1);
+    assert_int_equal(tracked[1], 1);
+    for (int i = 0; i < 8; i++) assert_true(fabsf(running[0][i] - running[1][i]) <= 1e-6f);
+    for (long i = 0; i < n_params; i++)
+        if (fabsf(grads[0][i] - grads[1][i]) > 1e-5f * (1.0f + fabsf(grads[0][i])))
+            fail_msg("grad[%ld]: 1 thread %g, 3 threads %g", i, grads[0][i], grads[1][i]);
+    free(x);
+    free(labels);
+    fixture_close(&f);
+}
+
+/* A state_dict saved by PyTorch (num_batches_tracked as I64) loads, and the
+ * net computes PyTorch's eval-mode output. */
+static void test_batchnorm_torch_state(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f, "batchnorm.safetensors");
+    char path[1024];
+    const char *src = getenv("CASSNN_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/nn/fixtures/torch_bn_state.safetensors", src ? src : ".");
+    nn_net net;
+    cassnn_err err = {0};
+    if (nn_state_load_net_file(&net, path, BN_MODEL, 1, 10, 10, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(net.layers[1].batches_tracked, 4);
+    long n, count;
+    float *x = tensor(&f, "input", &count);
+    n = count / 100;
+    nn_exec *e;
+    assert_int_equal(nn_exec_create(&e, &net, 0, (int)n, 2, 1, &err), 0);
+    float *logp = malloc(sizeof(float) * n * 10);
+    nn_exec_eval_batch(e, x, NULL, (int)n, logp, NULL, NULL);
+    float *want = tensor(&f, "eval_logp", &count);
+    expect_close("eval logp (torch file)", logp, want, count);
+    free(want);
+    free(logp);
+    free(x);
+    nn_exec_free(e);
+    nn_net_free(&net);
     fixture_close(&f);
 }
 
@@ -234,6 +419,9 @@ int main(void) {
         cmocka_unit_test(test_optimizers),
         cmocka_unit_test(test_optim_rejects_bad_settings),
         cmocka_unit_test(test_lr_schedules),
+        cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_batchnorm_small_batch_many_threads),
+        cmocka_unit_test(test_batchnorm_torch_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,7 +278,7 @@ static void test_write_interop_files(void **state) {
     nn_exec_eval_batch(e, x, NULL, N, logp, NULL, NULL);
     nn_exec_free(e);
     const int64_t xs[4] = {N, 1, 28, 28}, ls[2] = {N, 10};
-    const nn_st_entry entries[] = {{"input", 4, xs, x}, {"logp", 2, ls, logp}};
+    const nn_st_entry entries[] = {{"input", 4, xs, x, NULL}, {"logp", 2, ls, logp, NULL}};
     uint8_t *buf;
     size_t len;
     assert_int_equal(nn_st_write(&buf, &len, entries, 2, NULL, 0, &err), 0);
@@ -289,6 +289,90 @@ static void test_write_interop_files(void **state) {
     nn_net_free(&net);
 }
 
+/* tests/reference/bn_net.py's BNNet, trained a few steps so that its
+ * running statistics and num_batches_tracked are not the initial ones; its
+ * file and eval-mode log-probabilities for check_safetensors_interop.py. */
+static void test_write_batchnorm_interop_files(void **state) {
+    (void)state;
+    const char *bin = getenv("CASSNN_BINARY_DIR");
+    assert_non_null(bin);
+    char path[1100];
+    nn_net net, back;
+    cassnn_err err = {0};
+    assert_int_equal(nn_net_create(&net, "conv(4,k=3) bn relu maxpool(2) flatten linear(10) "
+                                         "logsoftmax", 1, 10, 10, &err), 0);
+    nn_net_init(&net, 5);
+    enum { N = 6 };
+    float x[N * 100], logp[N * 10], logp_back[N * 10];
+    int32_t labels[N];
+    nn_rng r;
+    nn_rng_seed(&r, 5, 1);
+    for (int i = 0; i < N * 100; i++) x[i] = 2.0f * nn_rng_uniform(&r) + 0.5f;
+    for (int i = 0; i < N; i++) labels[i] = (int32_t)nn_rng_below(&r, 10);
+    nn_optim opt;
+    assert_int_equal(nn_optim_sgd(&opt, net.n_params, 0.1f, 0.9f, 0.0f, 0.0f, 0, &err), 0);
+    nn_exec *e;
+    assert_int_equal(nn_exec_create(&e, &net, N, N, 2, 1, &err), 0);
+    for (int step = 0; step < 3; step++) {
+        nn_exec_train_batch(e, x, labels, N, 1, NULL, NULL);
+        nn_optim_step(&opt, net.params, net.grads);
+    }
+    nn_exec_eval_batch(e, x, NULL, N, logp, NULL, NULL);
+    nn_exec_free(e);
+    assert_int_equal(net.layers[1].batches_tracked, 3);
+    snprintf(path, sizeof path, "%s/tests/nn/interop/cassnn_bn_net.safetensors", bin);
+    assert_int_equal(nn_state_save_net_file(&net, path, &err), 0);
+
+    /* round trip in cassnn: buffers and count come back, so does the output */
+    assert_int_equal(nn_state_load_net_file(&back, path, NULL, 0, 0, 0, &err), 0);
+    assert_int_equal(back.n_buffers, net.n_buffers);
+    assert_memory_equal(back.buffers, net.buffers, sizeof(float) * net.n_buffers);
+    assert_int_equal(back.layers[1].batches_tracked, 3);
+    /* same thread count: the chunks' BLAS calls, and so their rounding, match */
+    assert_int_equal(nn_exec_create(&e, &back, 0, N, 2, 1, &err), 0);
+    nn_exec_eval_batch(e, x, NULL, N, logp_back, NULL, NULL);
+    nn_exec_free(e);
+    assert_memory_equal(logp_back, logp, sizeof logp);
+    nn_net_free(&back);
+
+    const int64_t xs[4] = {N, 1, 10, 10}, ls[2] = {N, 10};
+    const nn_st_entry entries[] = {{"input", 4, xs, x, NULL}, {"logp", 2, ls, logp, NULL}};
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(nn_st_write(&buf, &len, entries, 2, NULL, 0, &err), 0);
+    snprintf(path, sizeof path, "%s/tests/nn/interop/cassnn_bn_expected.safetensors", bin);
+    assert_int_equal(nn_file_write(path, buf, len, &err), 0);
+    free(buf);
+    nn_optim_free(&opt);
+    nn_net_free(&net);
+}
+
+/* A batchnorm net's file must hold the running statistics: one without
+ * them (a file of a net without batchnorm, or a truncated state_dict) is
+ * refused, naming the tensor. */
+static void test_batchnorm_buffers_required(void **state) {
+    (void)state;
+    nn_net plain, bn;
+    cassnn_err err = {0};
+    assert_int_equal(nn_net_create(&plain, "conv(4,k=3) relu maxpool(2) flatten linear(10) "
+                                           "logsoftmax", 1, 10, 10, &err), 0);
+    assert_int_equal(nn_net_create(&bn, "conv(4,k=3) bn relu maxpool(2) flatten linear(10) "
+                                        "logsoftmax", 1, 10, 10, &err), 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(nn_state_save_net(&plain, &buf, &len, &err), 0);
+    assert_int_equal(nn_state_load_params(&bn, buf, len, &err), -1);
+    assert_non_null(strstr(err.msg, "bn1.weight"));
+    free(buf);
+    /* and the other way: the buffers are unexpected tensors for the plain net */
+    assert_int_equal(nn_state_save_net(&bn, &buf, &len, &err), 0);
+    assert_int_equal(nn_state_load_params(&plain, buf, len, &err), -1);
+    assert_non_null(strstr(err.msg, "bn1."));
+    free(buf);
+    nn_net_free(&plain);
+    nn_net_free(&bn);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_net_round_trip),
@@ -296,6 +380,8 @@ int main(void) {
         cmocka_unit_test(test_load_pytorch_file),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_write_interop_files),
+        cmocka_unit_test(test_write_batchnorm_interop_files),
+        cmocka_unit_test(test_batchnorm_buffers_required),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
