@@ -8,20 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
+#include "cassnn_run.h"
 #include "cql/cql_test_env.h"
 
 /* Runs `cassnn cql ARGS` and captures stdout; returns the exit status. */
 static int run_cql(const char *args, char *out, size_t cap) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/cassnn cql %s 2>/dev/null", getenv("CASSNN_BINARY_DIR"), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char *got;
+    int rc = cassnn_run(&got, RUN_STDERR_DROPPED, "cql %s", args);
+    snprintf(out, cap, "%s", got);
+    free(got);
+    return rc;
 }
 
 static void setup_table(void) {

@@ -22,6 +22,7 @@
 
 #include "cassnn/csv.h"
 #include "cassnn/ingest.h"
+#include "cassnn_run.h"
 #include "cql/cql_test_env.h"
 #include "data/test_dir.h"
 
@@ -32,24 +33,14 @@ static char out[1 << 16]; /* the last command's stdout + stderr */
  * the output, unless it exits with want. */
 static void cassnn(int want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void cassnn(int want, const char *fmt, ...) {
-    char args[4096], cmd[4400];
+    char args[4096], *got_out;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s/cassnn' %s 2>&1", getenv("CASSNN_BINARY_DIR"), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = 0, chunk_len;
-    char chunk[4096];
-    while ((chunk_len = fread(chunk, 1, sizeof chunk, p)) > 0) { /* drain: never block the child */
-        size_t room = sizeof out - 1 - n, keep = chunk_len < room ? chunk_len : room;
-        memcpy(out + n, chunk, keep);
-        n += keep;
-    }
-    out[n] = '\0';
-    int status = pclose(p);
-    int got = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    int got = cassnn_run(&got_out, RUN_STDERR_MERGED, "%s", args);
+    snprintf(out, sizeof out, "%s", got_out);
+    free(got_out);
     if (got != want) fail_msg("`cassnn %s` exited %d, expected %d:\n%s", args, got, want, out);
 }
 

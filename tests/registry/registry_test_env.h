@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "cassnn/dataset.h"
 #include "cassnn/idx.h"
 #include "cassnn/schema.h"
+#include "cassnn_run.h"
 #include "cql/cql_test_env.h"
 
 static void reg_must(int rc, const cassnn_err *err, const char *what) {
@@ -113,24 +113,11 @@ static void reg_drop(cql_session *s, const char *ks) {
 /* Runs `cassnn ARGS` (stderr kept apart); returns its exit status and its
  * stdout in *out (malloc'ed). */
 static int reg_run(char **out, const char *fmt, ...) {
-    char args[2048], cmd[2600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    int rc = cassnn_vrun(out, RUN_STDERR_APART, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s/cassnn' %s", getenv("CASSNN_BINARY_DIR"), args);
-    FILE *f = popen(cmd, "r");
-    if (!f) fail_msg("cannot run %s", cmd);
-    size_t len = 0, cap = 1 << 16;
-    char *buf = malloc(cap);
-    for (size_t got; (got = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += got;
-        if (cap - len < 4096) buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = '\0';
-    int status = pclose(f);
-    *out = buf;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return rc;
 }
 
 /* accuracy: C/N in a predict output, as a fraction. */
