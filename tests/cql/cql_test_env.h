@@ -18,4 +18,15 @@ static inline void cql_test_config(cql_config *cfg) {
     if (p && *p) cfg->port = atoi(p);
 }
 
+/* A session on the test node with the test configuration; fails the running
+ * cmocka test (include cmocka.h first) when the node does not answer. */
+static inline cql_session *cql_test_open(void) {
+    cql_config cfg;
+    cql_test_config(&cfg);
+    cql_session *s;
+    cassnn_err err = {0};
+    if (cql_session_open(&s, &cfg, &err)) fail_msg("no node at %s:%d: %s", cfg.contact_points, cfg.port, err.msg);
+    return s;
+}
+
 #endif

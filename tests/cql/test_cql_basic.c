@@ -12,11 +12,8 @@
 
 static void options_lists_cql_version_and_lz4(void **state) {
     (void)state;
-    cql_config cfg;
-    cql_test_config(&cfg);
-    cql_session *s;
+    cql_session *s = cql_test_open();
     cassnn_err err = {0};
-    if (cql_session_open(&s, &cfg, &err)) fail_msg("open: %s", err.msg);
     cql_multimap m;
     if (cql_options(s, &m, &err)) fail_msg("options: %s", err.msg);
     size_t n;
@@ -60,11 +57,8 @@ static void simple_query_with_and_without_lz4(void **state) {
 
 static void syntax_error_has_code_and_server_text(void **state) {
     (void)state;
-    cql_config cfg;
-    cql_test_config(&cfg);
-    cql_session *s;
+    cql_session *s = cql_test_open();
     cassnn_err err = {0};
-    if (cql_session_open(&s, &cfg, &err)) fail_msg("open: %s", err.msg);
     assert_int_equal(cql_query(s, "SELEC * FROM system.local", NULL, 0, NULL, &err), -1);
     assert_int_equal(err.code, CQL_ERR_SYNTAX);
     assert_non_null(strstr(err.msg, "SyntaxError (0x2000)"));

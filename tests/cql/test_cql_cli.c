@@ -22,11 +22,8 @@ static int run_cql(const char *args, char *out, size_t cap) {
 }
 
 static void setup_table(void) {
-    cql_config cfg;
-    cql_test_config(&cfg);
-    cql_session *s;
+    cql_session *s = cql_test_open();
     cassnn_err err = {0};
-    if (cql_session_open(&s, &cfg, &err)) fail_msg("open: %s", err.msg);
     const char *ddl[] = {
         "CREATE KEYSPACE IF NOT EXISTS cassnn_cqltest WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
         "DROP TABLE IF EXISTS cassnn_cqltest.cli",
