@@ -15,7 +15,8 @@
  * seeded shuffle per epoch then comes from nn_memory_source (seed, epoch), and
  * training from Cassandra equals training from the same images in memory.
  * Normalisation is the tutorial's transform: x/255, then (x - mean) / std
- * with per-dataset constants.
+ * with per-dataset constants. A table larger than memory is streamed
+ * instead (stream.h); both read through the same range scans.
  */
 #ifndef CASSNN_FEED_H
 #define CASSNN_FEED_H

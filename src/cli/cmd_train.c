@@ -18,6 +18,7 @@
 #include "cassnn/nn_state.h"
 #include "cassnn/nn_train.h"
 #include "cassnn/schema.h"
+#include "cassnn/stream.h"
 #include "commands.h"
 #include "train_registry.h"
 
@@ -28,6 +29,7 @@ typedef struct train_options {
     int epochs, batch_size, test_batch_size, log_interval, threads;
     float lr, momentum;
     unsigned long long seed;
+    size_t memory_budget;
 } train_options;
 
 static void usage(FILE *out) {
@@ -39,6 +41,9 @@ static void usage(FILE *out) {
             "                          (every log interval) and KS.models_test (after every test)\n"
             "  --train-table T         (default raw_train; raw_train_blob for the blob layout)\n"
             "  --test-table T          (default raw_test; raw_test_blob for the blob layout)\n"
+            "  --memory-budget SIZE    memory for the tables (e.g. 64M, 2G; default: half of\n"
+            "                          MemAvailable): a table that fits is loaded once, a larger one\n"
+            "                          is streamed through a shuffle buffer that fits the budget\n"
             "  --resume ID             continue the run of checkpoint ID (its net, optimizer state,\n"
             "                          seed, batch size and position) up to --epochs\n"
             "  --dataset mnist|fashion normalisation constants (default: fashion when the keyspace\n"
@@ -144,6 +149,7 @@ static int train(const train_options *o) {
     nn_exec *exec = NULL;
     nn_optim opt = {0};
     data_feed train_src = {0}, test_src = {0};
+    data_stream *train_stream = NULL, *test_stream = NULL;
     train_registry registry = {0}, *checkpoints = o->keyspace ? &registry : NULL;
     registry_train_state resume = {.epoch = 1};
     char *model = NULL;
@@ -153,7 +159,7 @@ static int train(const train_options *o) {
 
     if (o->keyspace) {
         if (train_registry_open(&registry, o->host, o->port, o->keyspace, o->train_table,
-                                o->test_table, &train_set, &test_set, &err))
+                                o->test_table, o->memory_budget, &train_set, &test_set, &err))
             goto fail;
     } else if (load_split(o->idx_dir, "train", &train_set, &err) ||
                load_split(o->idx_dir, "t10k", &test_set, &err)) {
@@ -181,18 +187,25 @@ static int train(const train_options *o) {
         if (nn_optim_sgd(&opt, net.n_params, o->lr, o->momentum, 0.0f, 0.0f, 0, &err)) goto fail;
     }
     if (nn_exec_create(&exec, &net, batch_size, o->test_batch_size, o->threads, seed, &err) ||
-        data_feed_init(&train_src, &train_set, mean, std, 1, seed, &err) ||
-        data_feed_init(&test_src, &test_set, mean, std, 0, seed, &err) ||
+        (registry.train_stream_budget
+             ? train_registry_stream(&registry, 1, seed, mean, std, &train_set, &train_stream, &err)
+             : data_feed_init(&train_src, &train_set, mean, std, 1, seed, &err)) ||
+        (registry.test_stream_budget
+             ? train_registry_stream(&registry, 0, seed, mean, std, &test_set, &test_stream, &err)
+             : data_feed_init(&test_src, &test_set, mean, std, 0, seed, &err)) ||
         (checkpoints && train_registry_start(checkpoints, &net, &opt, seed, batch_size, &err)))
         goto fail;
     /* Dropout masks are keyed by the step count: a resumed run continues it. */
     nn_exec_set_step(exec, (uint64_t)opt.step);
-    data_feed_resume_at(&train_src, resume.next_batch * batch_size);
+    if (train_stream) data_stream_resume_at(train_stream, resume.next_batch * batch_size);
+    else data_feed_resume_at(&train_src, resume.next_batch * batch_size);
     printf("model: %s\ninput: %dx%dx%d, %ld parameters, %zu train / %zu test images, %d threads\n",
            net.description, net.in_c, net.in_h, net.in_w, net.n_params, train_set.count,
            test_set.count, nn_exec_threads(exec));
-    nn_batch_source train_batches = data_feed_batches(&train_src);
-    nn_batch_source test_batches = data_feed_batches(&test_src);
+    nn_batch_source train_batches =
+        train_stream ? data_stream_batches(train_stream) : data_feed_batches(&train_src);
+    nn_batch_source test_batches =
+        test_stream ? data_stream_batches(test_stream) : data_feed_batches(&test_src);
     if (o->keyspace) {
         /* What the tutorial prints first: the shape of the first test batch. */
         const long first = test_set.count < (size_t)o->test_batch_size ? (long)test_set.count
@@ -235,6 +248,8 @@ fail:
 done:
     /* Waits for the checkpoint writes and reports any that failed. */
     if (o->keyspace && train_registry_close(&registry)) rc = 1;
+    data_stream_close(train_stream);
+    data_stream_close(test_stream);
     data_feed_free(&train_src);
     data_feed_free(&test_src);
     nn_optim_free(&opt);
@@ -252,7 +267,7 @@ int cmd_train(int argc, char **argv) {
                        .epochs = 3, .batch_size = 64,
                        .test_batch_size = 1000, .log_interval = 10,
                        .threads = cpus > 0 ? (int)cpus : 1, .lr = 0.01f, .momentum = 0.5f,
-                       .seed = 1};
+                       .seed = 1, .memory_budget = data_default_memory_budget()};
     static const struct option longopts[] = {
         {"idx", required_argument, 0, 'i'},        {"model", required_argument, 0, 'm'},
         {"epochs", required_argument, 0, 'e'},     {"lr", required_argument, 0, 'l'},
@@ -263,7 +278,7 @@ int cmd_train(int argc, char **argv) {
         {"test-table", required_argument, 0, 'U'}, {"dataset", required_argument, 0, 'd'},
         {"resume", required_argument, 0, 'r'},     {"host", required_argument, 0, 'H'},
         {"port", required_argument, 0, 'P'},       {"save", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},
+        {"memory-budget", required_argument, 0, 'G'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     optind = 1;
@@ -292,6 +307,13 @@ int cmd_train(int argc, char **argv) {
         case 'r': o.resume = optarg; break;
         case 'H': o.host = optarg; break;
         case 'P': if (parse_int(flag, optarg, 1, &o.port)) return 2; break;
+        case 'G':
+            if (data_parse_size(optarg, &o.memory_budget)) {
+                fprintf(stderr, "cassnn train: --memory-budget '%s': expected a size such as "
+                                "64M or 2G\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -10,25 +10,113 @@
 #include "cassnn/feed.h"
 #include "connect.h"
 
+/* "47.6 MB" */
+static const char *human_bytes(size_t n, char *buf, size_t cap) {
+    const char *units[] = {"B", "KB", "MB", "GB", "TB"};
+    double v = (double)n;
+    int u = 0;
+    for (; v >= 1024.0 && u < 4; u++) v /= 1024.0;
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
 int train_registry_open(train_registry *r, const char *host, int port, const char *keyspace,
-                        const char *train_table, const char *test_table, data_images *train,
-                        data_images *test, cassnn_err *err) {
+                        const char *train_table, const char *test_table, size_t memory_budget,
+                        data_images *train, data_images *test, cassnn_err *err) {
     memset(r, 0, sizeof *r);
     r->keyspace = keyspace;
+    r->train_table = train_table;
+    r->test_table = test_table;
     if (cli_connect(host, port, 0, &r->session, err)) return -1;
+    const char *tables[2] = {train_table, test_table};
+    long rows[2];
+    int exact[2];
+    size_t need[2];
+    for (int i = 0; i < 2; i++) {
+        if (data_table_rows(r->session, keyspace, tables[i], NULL, &rows[i], &exact[i], err))
+            return -1;
+        need[i] = data_load_once_bytes(rows[i]);
+    }
+    /* Both in memory when they fit; else the (smaller) test table stays in
+     * memory if it takes at most a quarter of the budget and the train
+     * table streams in the rest; else both stream, the test table (no
+     * shuffle buffer) in a quarter. */
+    if (need[0] + need[1] > memory_budget) {
+        if (need[1] <= memory_budget / 4) {
+            r->train_stream_budget = memory_budget - need[1];
+        } else {
+            r->test_stream_budget = memory_budget / 4;
+            r->train_stream_budget = memory_budget - memory_budget / 4;
+        }
+    }
+    const size_t stream_budget[2] = {r->train_stream_budget, r->test_stream_budget};
+    data_images *sets[2] = {train, test};
+    char a[32], b[32], c[32];
+    for (int i = 0; i < 2; i++) {
+        printf("%s.%s: %s%ld rows (%s), %s in memory, %s while loading: %s\n", keyspace,
+               tables[i], exact[i] ? "" : "~", rows[i],
+               exact[i] ? "counted" : "system.size_estimates",
+               human_bytes(need[i] / 2, a, sizeof a), human_bytes(need[i], b, sizeof b),
+               stream_budget[i] ? "streaming" : "load-once");
+        if (!stream_budget[i]) continue;
+        /* what a streamed table's images look like; the count is exact once
+         * the stream is opened */
+        memset(sets[i], 0, sizeof *sets[i]);
+        sets[i]->count = (size_t)rows[i];
+        sets[i]->channels = 1;
+        sets[i]->rows = sets[i]->cols = 28;
+    }
+    human_bytes(memory_budget, c, sizeof c);
+    if (!r->train_stream_budget)
+        printf("both tables fit the memory budget %s: loaded once\n", c);
+    else if (!r->test_stream_budget)
+        printf("both tables exceed the memory budget %s: %s (at most a quarter of it) is loaded "
+               "once, %s streams in the rest\n", c, test_table, train_table);
+    else
+        printf("both tables exceed the memory budget %s, %s more than a quarter of it: both "
+               "stream, %s in a quarter\n", c, test_table, test_table);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (data_table_load(r->session, keyspace, train_table, NULL, train, err) ||
-        data_table_load(r->session, keyspace, test_table, NULL, test, err))
-        return -1;
+    size_t loaded = 0;
+    for (int i = 0; i < 2; i++) {
+        if (stream_budget[i]) continue;
+        if (data_table_load(r->session, keyspace, tables[i], NULL, sets[i], err)) return -1;
+        if (sets[i]->count == 0)
+            return cassnn_err_set(err, "%s.%s has no rows: ingest data first (cassnn ingest)",
+                                  keyspace, tables[i]);
+        loaded += sets[i]->count;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     const double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("read %zu rows from %s.%s and %zu from %s.%s in %.2f s (%.0f rows/s)\n", train->count,
-           keyspace, train_table, test->count, keyspace, test_table, s,
-           s > 0 ? (double)(train->count + test->count) / s : 0.0);
-    if (train->count == 0 || test->count == 0)
-        return cassnn_err_set(err, "%s.%s has no rows: ingest data first (cassnn ingest)", keyspace,
-                              train->count == 0 ? train_table : test_table);
+    if (loaded)
+        printf("read %zu rows into memory in %.2f s (%.0f rows/s)\n", loaded, s,
+               s > 0 ? (double)loaded / s : 0.0);
+    return 0;
+}
+
+int train_registry_stream(train_registry *r, int train, uint64_t seed, float mean, float std,
+                          data_images *images, data_stream **out, cassnn_err *err) {
+    const char *table = train ? r->train_table : r->test_table;
+    data_stream_options o = {.memory_budget = train ? r->train_stream_budget
+                                                    : r->test_stream_budget,
+                             .shuffle = train, .seed = seed, .mean = mean, .std = std};
+    if (data_stream_open(out, r->session, r->keyspace, table, &o, err)) return -1;
+    images->count = (size_t)data_stream_rows(*out);
+    if (images->count == 0)
+        return cassnn_err_set(err, "%s.%s has no rows: ingest data first (cassnn ingest)",
+                              r->keyspace, table);
+    char a[32], c[32];
+    if (train)
+        printf("%s.%s: streaming %zu rows (counted) through a shuffle buffer of %zu rows; "
+               "the stream holds at most %s of its %s budget\n", r->keyspace, table,
+               images->count, data_stream_buffer_rows(*out),
+               human_bytes(data_stream_memory(*out), a, sizeof a),
+               human_bytes(o.memory_budget, c, sizeof c));
+    else
+        printf("%s.%s: streaming %zu rows (counted) in token order; the stream holds at most %s "
+               "of its %s budget\n", r->keyspace, table, images->count,
+               human_bytes(data_stream_memory(*out), a, sizeof a),
+               human_bytes(o.memory_budget, c, sizeof c));
     return 0;
 }
 

@@ -9,10 +9,13 @@
 #include "cassnn/images.h"
 #include "cassnn/nn_train.h"
 #include "cassnn/registry.h"
+#include "cassnn/stream.h"
 
 typedef struct train_registry {
     cql_session *session;
-    const char *keyspace;
+    const char *keyspace, *train_table, *test_table;
+    /* Budget of each table's stream; 0 when the table is loaded once. */
+    size_t train_stream_budget, test_stream_budget;
     registry_writer *writer;
     const nn_net *net;
     const nn_optim *opt;
@@ -23,11 +26,20 @@ typedef struct train_registry {
     int tested;
 } train_registry;
 
-/* Connects (host may be NULL and port 0 for the defaults) and reads the
- * train and test tables into memory, printing what it read. */
+/* Connects (host may be NULL and port 0 for the defaults), chooses for
+ * each table between load-once and streaming from its estimated size and
+ * memory_budget (printing the choice and why), and reads the load-once
+ * tables into memory. A streamed table leaves only its image shape and
+ * estimated row count in *train / *test: open it with train_registry_stream. */
 int train_registry_open(train_registry *r, const char *host, int port, const char *keyspace,
-                        const char *train_table, const char *test_table, data_images *train,
-                        data_images *test, cassnn_err *err);
+                        const char *train_table, const char *test_table, size_t memory_budget,
+                        data_images *train, data_images *test, cassnn_err *err);
+
+/* Opens the stream of the train table (train = 1, shuffled) or of the test
+ * table (train = 0, in order) chosen by train_registry_open, printing its
+ * shuffle buffer; sets the table's exact row count in images->count. */
+int train_registry_stream(train_registry *r, int train, uint64_t seed, float mean, float std,
+                          data_images *images, data_stream **out, cassnn_err *err);
 
 /* Loads checkpoint `id`: its net (created here), optimizer and position. */
 int train_registry_resume(train_registry *r, const char *id, nn_net *net, nn_optim *opt,

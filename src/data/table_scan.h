@@ -1,0 +1,52 @@
+/* table_scan.h - token-range scans of a raw table, shared by the load-once
+ * feed (feed.c) and the streaming feed (stream.c). Private to src/data.
+ *
+ * The Murmur3 ring is cut into equal ranges; a range is read with a prepared
+ * `SELECT <columns> FROM ks.table WHERE token(id) > ? AND token(id) <= ?`
+ * through the session's pager, which requests the next page as soon as one
+ * arrives (read-ahead). A range the node fails to answer is read again (up
+ * to 4 tries); rows of a range come in token order, so the retry skips the
+ * rows already handed over and nothing is seen twice.
+ */
+#ifndef CASSNN_DATA_TABLE_SCAN_H
+#define CASSNN_DATA_TABLE_SCAN_H
+
+#include <stdint.h>
+
+#include "cassnn/cql.h"
+#include "cassnn/feed.h"
+
+enum { TABLE_SCAN_IMAGE_BYTES = 28 * 28 };
+
+typedef struct table_scan {
+    cql_session *session;
+    const cql_prepared *select;
+    char what[128];           /* "keyspace.table", for errors */
+    int blob;                 /* pixels column is a blob (table name ends in _blob) */
+    int ranges, threads;
+    int32_t page_size;
+} table_scan;
+
+/* Called for row `row` of `page`; non-zero stops the scan (not retried). */
+typedef int (*table_scan_row_fn)(void *user, const table_scan *t, const cql_result *page,
+                                 int32_t row, cassnn_err *err);
+
+/* Prepares the range query for columns of keyspace.table, with o's ranges,
+ * threads and page size (o may be NULL: the defaults of data_scan_options). */
+int table_scan_open(table_scan *t, cql_session *s, const char *keyspace, const char *table,
+                    const char *columns, const data_scan_options *o, cassnn_err *err);
+
+/* Reads range `range` (0 <= range < t->ranges), calling fn for every row. */
+int table_scan_range(const table_scan *t, int range, table_scan_row_fn fn, void *user,
+                     cassnn_err *err);
+
+/* Reads every range with t->threads threads; thread i calls fn with
+ * users[i] (users has t->threads entries). Stops at the first error. */
+int table_scan_all(const table_scan *t, table_scan_row_fn fn, void *const *users, cassnn_err *err);
+
+/* Decodes row `row` of a page of (id, label, pixels) into id, label (-1 when
+ * null) and 784 pixels. Errors name the table and row id. */
+int table_scan_image(const table_scan *t, const cql_result *page, int32_t row, int32_t *id,
+                     int16_t *label, uint8_t *pixels, cassnn_err *err);
+
+#endif
