@@ -54,7 +54,10 @@ typedef enum nn_lr_schedule_kind {
     NN_LR_CONSTANT,
     NN_LR_STEP,       /* lr * gamma^(epoch-1 / step_epochs), like StepLR stepped per epoch */
     NN_LR_COSINE,     /* CosineAnnealingLR over all steps down to min_lr, stepped per batch */
-    NN_LR_ONE_CYCLE,  /* OneCycleLR (cosine, default pct_start 0.3, div 25, final div 1e4) */
+    NN_LR_ONE_CYCLE,  /* OneCycleLR (cosine, default pct_start 0.3, div 25, final div 1e4),
+                       * stepped per batch; with cycle_momentum (PyTorch's default) the
+                       * SGD momentum or Adam beta1 goes from max_momentum down to
+                       * base_momentum while the lr rises, and back */
 } nn_lr_schedule_kind;
 
 typedef struct nn_lr_schedule {
@@ -65,11 +68,23 @@ typedef struct nn_lr_schedule {
     float min_lr;         /* cosine eta_min */
     long total_steps;     /* cosine and one-cycle: epochs * batches per epoch */
     float pct_start, div_factor, final_div_factor; /* one-cycle */
+    int cycle_momentum;                   /* one-cycle */
+    float base_momentum, max_momentum;    /* one-cycle with cycle_momentum (0.85, 0.95) */
 } nn_lr_schedule;
 
 /* The learning rate for optimizer step `step` (0-based, counted over the
  * whole run) within `epoch` (1-based). */
 float nn_lr_at(const nn_lr_schedule *s, long step, int epoch);
+
+/* One-cycle with cycle_momentum: the momentum (SGD) or beta1 (Adam) for
+ * step `step`; -1 for any other schedule. */
+float nn_momentum_at(const nn_lr_schedule *s, long step);
+
+/* Sets the optimizer's lr (and momentum / beta1 when s cycles it) for its
+ * next step, within `epoch`. Fails when s cycles the momentum of an SGD
+ * optimizer created without momentum buffers (create it with momentum
+ * max_momentum, as OneCycleLR sets it). */
+int nn_schedule_apply(const nn_lr_schedule *s, nn_optim *opt, int epoch, cassnn_err *err);
 
 typedef struct nn_train_config {
     int batch_size;

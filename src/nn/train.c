@@ -87,6 +87,21 @@ static float anneal_cos(float start, float end, double pct) {
     return (float)(end + (start - end) / 2.0 * (cos(M_PI * pct) + 1.0));
 }
 
+/* OneCycleLR's phases: 0 (warm-up, up to step pct_start*total - 1) or 1
+ * (the rest); *pct = how far into it step is. */
+static int one_cycle_phase(const nn_lr_schedule *s, long step, double *pct) {
+    const double warm_end = (double)s->pct_start * (double)s->total_steps - 1.0;
+    const double last = (double)s->total_steps - 1.0;
+    /* PyTorch divides by zero for a phase of length 0 (a warm-up of one
+     * step, a run of one step); the end of the phase stands in for it */
+    if ((double)step <= warm_end) {
+        *pct = warm_end > 0.0 ? (double)step / warm_end : 1.0;
+        return 0;
+    }
+    *pct = last > warm_end ? ((double)step - warm_end) / (last - warm_end) : 1.0;
+    return 1;
+}
+
 float nn_lr_at(const nn_lr_schedule *s, long step, int epoch) {
     switch (s->kind) {
     case NN_LR_CONSTANT: return s->base_lr;
@@ -100,13 +115,34 @@ float nn_lr_at(const nn_lr_schedule *s, long step, int epoch) {
         /* torch.optim.lr_scheduler.OneCycleLR, two phases, cosine annealing */
         const float initial = s->base_lr / s->div_factor;
         const float final_lr = initial / s->final_div_factor;
-        const double warm_end = (double)s->pct_start * (double)s->total_steps - 1.0;
-        const double last = (double)s->total_steps - 1.0;
-        if ((double)step <= warm_end) return anneal_cos(initial, s->base_lr, (double)step / warm_end);
-        return anneal_cos(s->base_lr, final_lr, ((double)step - warm_end) / (last - warm_end));
+        double pct;
+        if (one_cycle_phase(s, step, &pct) == 0) return anneal_cos(initial, s->base_lr, pct);
+        return anneal_cos(s->base_lr, final_lr, pct);
     }
     }
     return s->base_lr;
+}
+
+float nn_momentum_at(const nn_lr_schedule *s, long step) {
+    if (s->kind != NN_LR_ONE_CYCLE || !s->cycle_momentum) return -1.0f;
+    double pct;
+    if (one_cycle_phase(s, step, &pct) == 0) return anneal_cos(s->max_momentum, s->base_momentum, pct);
+    return anneal_cos(s->base_momentum, s->max_momentum, pct);
+}
+
+int nn_schedule_apply(const nn_lr_schedule *s, nn_optim *opt, int epoch, cassnn_err *err) {
+    opt->lr = nn_lr_at(s, opt->step, epoch);
+    const float momentum = nn_momentum_at(s, opt->step);
+    if (momentum < 0.0f) return 0;
+    if (opt->kind != NN_OPTIM_SGD) {
+        opt->beta1 = momentum;
+    } else if (!opt->buf1) {
+        return cassnn_err_set(err, "one-cycle momentum cycling needs SGD with momentum buffers "
+                              "(create it with momentum %g)", s->max_momentum);
+    } else {
+        opt->momentum = momentum;
+    }
+    return 0;
 }
 
 /* ---- the loops ---------------------------------------------------------------------- */
@@ -160,7 +196,7 @@ int nn_train_epoch(nn_exec *e, nn_net *net, nn_optim *opt, nn_batch_source *src,
         if (n < 0) goto done;
         if (n == 0) break;
         if (check_labels(b.labels, n, net->classes, batch, err)) goto done;
-        if (cfg->lr) opt->lr = nn_lr_at(cfg->lr, opt->step, epoch);
+        if (cfg->lr && nn_schedule_apply(cfg->lr, opt, epoch, err)) goto done;
         double loss;
         int correct;
         nn_exec_train_batch(e, b.x, b.labels, n, 1, &loss, &correct);

@@ -22,7 +22,9 @@
       exactly as PyTorch names and types it (num_batches_tracked I64).
 
   fixtures/lr_schedules.safetensors  learning rates of StepLR (per epoch),
-      CosineAnnealingLR and OneCycleLR (per batch, cycle_momentum=False).
+      CosineAnnealingLR and OneCycleLR (per batch, cycle_momentum=False), and
+      OneCycleLR with its default cycle_momentum=True: the lr and the SGD
+      momentum, and Adam's beta1, per batch.
 
 Dropout is disabled (eval mode) so the C side can run without sharing masks.
 The files are safetensors written by hand with struct + json (torch 1.13 has
@@ -159,15 +161,19 @@ def batchnorm():
 
 
 def lr_schedules():
-    def rates(make, steps):
-        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    def rates(make, steps, key="lr", optimizer=torch.optim.SGD):
+        opt = optimizer([torch.zeros(1, requires_grad=True)], lr=1.0)
         sched = make(opt)
         out = []
         for _ in range(steps):
-            out.append(opt.param_groups[0]["lr"])
+            value = opt.param_groups[0][key]
+            out.append(value[0] if key == "betas" else value)
             opt.step()
             sched.step()
         return np.array(out, dtype=np.float64)
+
+    def one_cycle(o):
+        return torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=50)
 
     def with_lr(lr, make):
         def f(opt):
@@ -182,6 +188,9 @@ def lr_schedules():
         "cosine_lr": rates(with_lr(0.1, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=50, eta_min=0.001)), 50),
         "onecycle_lr": rates(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=50,
                                                                          cycle_momentum=False), 50),
+        "onecycle_cycled_lr": rates(one_cycle, 50),
+        "onecycle_momentum": rates(one_cycle, 50, "momentum"),
+        "onecycle_adam_beta1": rates(one_cycle, 50, "betas", torch.optim.Adam),
     }
     write_safetensors(os.path.join(HERE, "lr_schedules.safetensors"), out, {"torch": torch.__version__})
 

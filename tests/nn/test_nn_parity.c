@@ -410,6 +410,45 @@ static void test_lr_schedules(void **state) {
     for (long t = 0; t < n; t++) got[t] = nn_lr_at(&one, t, 1);
     expect_close("OneCycleLR", got, want, n);
     free(want);
+    for (long t = 0; t < n; t++) assert_true(nn_momentum_at(&one, t) == -1.0f); /* not cycling */
+
+    /* PyTorch's default cycle_momentum=True, applied to an optimizer step by
+     * step as nn_train_epoch does: SGD's momentum, Adam's beta1 */
+    one.cycle_momentum = 1;
+    one.base_momentum = 0.85f;
+    one.max_momentum = 0.95f;
+    float lr[64], momentum[64], beta1[64];
+    nn_optim sgd, adam, plain;
+    cassnn_err err = {0};
+    float p = 0.0f, g = 0.0f;
+    assert_int_equal(nn_optim_sgd(&sgd, 1, 1.0f, 0.95f, 0.0f, 0.0f, 0, &err), 0);
+    assert_int_equal(nn_optim_adam(&adam, 1, 1.0f, 0.9f, 0.999f, 1e-8f, 0.0f, 0, &err), 0);
+    for (long t = 0; t < 50; t++) {
+        assert_int_equal(nn_schedule_apply(&one, &sgd, 1, &err), 0);
+        assert_int_equal(nn_schedule_apply(&one, &adam, 1, &err), 0);
+        lr[t] = sgd.lr;
+        momentum[t] = sgd.momentum;
+        beta1[t] = adam.beta1;
+        nn_optim_step(&sgd, &p, &g);
+        nn_optim_step(&adam, &p, &g);
+    }
+    want = tensor(&f, "onecycle_cycled_lr", &n);
+    assert_int_equal(n, 50);
+    expect_close("OneCycleLR (cycled) lr", lr, want, n);
+    free(want);
+    want = tensor(&f, "onecycle_momentum", &n);
+    expect_close("OneCycleLR SGD momentum", momentum, want, n);
+    free(want);
+    want = tensor(&f, "onecycle_adam_beta1", &n);
+    expect_close("OneCycleLR Adam beta1", beta1, want, n);
+    free(want);
+    /* SGD without momentum buffers cannot cycle: a clear error, not a crash */
+    assert_int_equal(nn_optim_sgd(&plain, 1, 1.0f, 0.0f, 0.0f, 0.0f, 0, &err), 0);
+    assert_int_equal(nn_schedule_apply(&one, &plain, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "momentum"));
+    nn_optim_free(&sgd);
+    nn_optim_free(&adam);
+    nn_optim_free(&plain);
     fixture_close(&f);
 }
 
