@@ -4,8 +4,9 @@
  * than the table. Every row comes exactly once per epoch with its own
  * pixels, the same seed gives the same order and a resumed epoch its tail,
  * another epoch another order; the stream's memory stays within the budget;
- * a bad row is an error naming the table and id; the row count and the size
- * estimate. Keyspace cassnn_test_stream, dropped first. */
+ * a bad row is an error naming the table and id, and a table dropped under
+ * the readers an error after the retries (not a hang); the row count and
+ * the size estimate. Keyspace cassnn_test_stream, dropped first. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -192,6 +193,33 @@ static void test_bad_row_names_table_and_id(void **state) {
     data_stream_close(st);
 }
 
+/* The node failing mid-epoch (here: the table dropped under the readers)
+ * is an error after the retries, not a hang. */
+static void test_node_failure_mid_epoch_is_an_error(void **state) {
+    (void)state;
+    cassnn_err err = {0};
+    must(cql_query(S, "CREATE TABLE " KS ".raw_drop_blob (id int PRIMARY KEY, label int, pixels blob)",
+                   NULL, 0, NULL, &err), &err, "create");
+    insert_rows("raw_drop_blob", N, -1);
+    data_stream_options o = small_budget(1, 1);
+    data_stream *st;
+    must(data_stream_open(&st, S, KS, "raw_drop_blob", &o, &err), &err, "open");
+    nn_batch_source b = data_stream_batches(st);
+    static float x[64 * PIXELS];
+    int32_t labels[64];
+    must(b.begin_epoch(b.ctx, 1, &err), &err, "begin");
+    assert_int_equal(b.next(b.ctx, x, labels, 64, &err), 64);
+    must(cql_query(S, "DROP TABLE " KS ".raw_drop_blob", NULL, 0, NULL, &err), &err, "drop");
+    int got;
+    long images = 64;
+    while ((got = b.next(b.ctx, x, labels, 64, &err)) > 0) images += got;
+    assert_int_equal(got, -1);
+    assert_true(images < N);
+    assert_non_null(strstr(err.msg, "reading " KS ".raw_drop_blob"));
+    print_message("the error: %s\n", err.msg);
+    data_stream_close(st);
+}
+
 static void test_budget_too_small_is_an_error(void **state) {
     (void)state;
     cassnn_err err = {0};
@@ -238,6 +266,7 @@ int main(void) {
         cmocka_unit_test(test_every_row_once_same_seed_same_order),
         cmocka_unit_test(test_unshuffled_and_abandoned_epochs),
         cmocka_unit_test(test_bad_row_names_table_and_id),
+        cmocka_unit_test(test_node_failure_mid_epoch_is_an_error),
         cmocka_unit_test(test_budget_too_small_is_an_error),
         cmocka_unit_test(test_row_count_and_estimate),
     };
