@@ -35,6 +35,16 @@
 
 /* ------------------------------------------------------------- session */
 
+/* A change the cluster pushed to the session (see cql_config.on_event). */
+typedef struct cql_cluster_event {
+    const char *type;     /* "STATUS_CHANGE", "TOPOLOGY_CHANGE" or "SCHEMA_CHANGE" */
+    const char *change;   /* UP / DOWN; NEW_NODE / REMOVED_NODE / MOVED_NODE;
+                             CREATED / UPDATED / DROPPED */
+    const char *address;  /* the node a status/topology change is about, else "" */
+    const char *keyspace; /* schema changes: the keyspace, else "" */
+    const char *name;     /* schema changes: the table/type/function, else "" */
+} cql_cluster_event;
+
 typedef struct cql_config {
     const char *contact_points; /* comma-separated hosts; default "127.0.0.1" */
     int port;                   /* default 9042 */
@@ -62,6 +72,15 @@ typedef struct cql_config {
     int tls;
     int tls_no_verify;
     const char *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_sni;
+    /* Cluster events. With events = 1 (default) the session keeps one extra
+     * connection REGISTERed for status, topology and schema events: a node
+     * reported DOWN or removed is marked down at once (no request is sent
+     * to it), one reported UP may be reconnected at once. on_event, when
+     * set, is told every event after that; it runs on a reader thread and
+     * must not block. */
+    int events;
+    void (*on_event)(void *user, const cql_cluster_event *ev);
+    void *event_user;
 } cql_config;
 
 typedef struct cql_session cql_session;
@@ -169,6 +188,14 @@ int cql_wait_schema_agreement(cql_session *s, int timeout_ms, cassnn_err *err);
 
 /* Number of nodes known / currently considered up. */
 int cql_session_hosts(cql_session *s, int *up);
+
+/* The nodes a request for token is tried on, in order (at most max indexes
+ * into the session's node list, returned count): token-aware, the token's
+ * owner and then the next distinct nodes around the ring, which are its
+ * replicas for SimpleStrategy and single-DC NetworkTopologyStrategy. The
+ * name of node i comes from cql_session_host_name. */
+int cql_session_route(cql_session *s, int64_t token, int *hosts, int max);
+const char *cql_session_host_name(cql_session *s, int i);
 
 /* ------------------------------------------------------------ results */
 

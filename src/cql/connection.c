@@ -51,6 +51,8 @@ struct cql_conn {
 
     pthread_t reader;
     int reader_started;
+    cql_conn_event_fn on_event; /* set before the reader starts */
+    void *event_user;
 
     /* reader-side buffers */
     cql_buf rbuf;              /* bytes received, not yet parsed */
@@ -280,9 +282,24 @@ static void mark_dead(cql_conn *c, const cassnn_err *why) {
     shutdown(c->fd, SHUT_RDWR); /* wakes the reader, which fails everyone */
 }
 
+/* A server-pushed EVENT (after REGISTER). One that does not decode is
+ * dropped: events are hints, and the requests on this connection are fine. */
+static void deliver_event(cql_conn *c, cql_response *resp) {
+    cql_event ev;
+    cassnn_err e = {0};
+    if (c->on_event &&
+        cql_decode_event(resp->body + resp->offset, resp->len - resp->offset, &ev, &e) == 0)
+        c->on_event(c->event_user, &ev);
+    free(resp->body);
+}
+
 static void dispatch(cql_conn *c, cql_response *resp) {
     int16_t id = resp->h.stream;
-    if (id < 0 || id >= CQL_CONN_STREAMS) { /* EVENT (-1) or a stray id: not ours */
+    if (id == -1 && resp->h.opcode == CQL_OP_EVENT) {
+        deliver_event(c, resp);
+        return;
+    }
+    if (id < 0 || id >= CQL_CONN_STREAMS) { /* a stray id: not ours */
         free(resp->body);
         return;
     }
@@ -606,6 +623,19 @@ static int handshake(cql_conn *c, const cql_conn_opts *o, cassnn_err *err) {
         cql_buf_free(&frame);
         if (rc || expect_error_free(c, &resp, "USE keyspace", err)) return -1;
         free(resp.body);
+    }
+    if (o->on_event) {
+        static const char *const events[] = {"TOPOLOGY_CHANGE", "STATUS_CHANGE", "SCHEMA_CHANGE"};
+        cql_encode_register(&frame, 0, events, sizeof events / sizeof events[0]);
+        rc = handshake_call(c, &frame, deadline, &resp, err);
+        cql_buf_free(&frame);
+        if (rc || expect_error_free(c, &resp, "REGISTER", err)) return -1;
+        int op = resp.h.opcode;
+        free(resp.body);
+        if (op != CQL_OP_READY)
+            return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: unexpected opcode 0x%02x after REGISTER", c->peer, op);
+        c->on_event = o->on_event;
+        c->event_user = o->event_user;
     }
     return 0;
 }

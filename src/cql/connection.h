@@ -30,6 +30,10 @@ typedef struct cql_response {
 /* Exactly one of resp and err is non-NULL. */
 typedef void (*cql_conn_done)(void *user, cql_response *resp, const cassnn_err *err);
 
+/* Server-pushed events: runs on the reader thread with an event valid only
+ * during the call, and must not block. */
+typedef void (*cql_conn_event_fn)(void *user, const cql_event *ev);
+
 typedef struct cql_conn_opts {
     int connect_timeout_ms;
     int compression;              /* ask for LZ4 */
@@ -38,11 +42,15 @@ typedef struct cql_conn_opts {
     SSL_CTX *ssl_ctx;             /* non-NULL: TLS */
     const char *sni;              /* TLS server name (default: host) */
     int verify_host;              /* check the certificate names sni/host */
+    cql_conn_event_fn on_event;   /* non-NULL: REGISTER for topology, status and
+                                     schema events during the handshake */
+    void *event_user;
 } cql_conn_opts;
 
 typedef struct cql_conn cql_conn;
 
-/* Connects, handshakes (STARTUP, auth, USE keyspace) and starts the reader. */
+/* Connects, handshakes (STARTUP, auth, USE keyspace, REGISTER) and starts the
+ * reader. */
 int cql_conn_open(cql_conn **out, const char *host, int port, const cql_conn_opts *o, cassnn_err *err);
 
 /* Sends one request frame (as encoded: its stream field is overwritten, and

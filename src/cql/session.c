@@ -49,6 +49,12 @@ struct cql_session {
     size_t n_ring;
     atomic_uint rr;
 
+    /* The connection REGISTERed for cluster events (cfg.events), reopened on
+     * another live node when it dies; guarded by events_lock. */
+    pthread_mutex_t events_lock;
+    cql_conn *events_conn;
+    int64_t events_retry_at_ms;
+
     pthread_mutex_t lock;         /* inflight + prepared cache */
     pthread_cond_t cv;
     int inflight;
@@ -127,6 +133,7 @@ void cql_config_init(cql_config *c) {
     c->discover_peers = 1;
     c->token_aware = 1;
     c->retries = 2;
+    c->events = 1;
 }
 
 cql_statement cql_stmt(const char *query, const cql_value *values, size_t n_values) {
@@ -141,8 +148,8 @@ cql_statement cql_stmt_prepared(const cql_prepared *p, const cql_value *values, 
 
 /* ------------------------------------------------------- hosts, conns */
 
-static int open_host_conns(cql_session *s, host *h, cassnn_err *err) {
-    cql_conn_opts o = {
+static cql_conn_opts conn_opts(const cql_session *s) {
+    return (cql_conn_opts){
         .connect_timeout_ms = s->cfg.connect_timeout_ms,
         .compression = s->cfg.compression,
         .keyspace = s->cfg.keyspace,
@@ -152,6 +159,10 @@ static int open_host_conns(cql_session *s, host *h, cassnn_err *err) {
         .sni = s->cfg.tls_sni,
         .verify_host = s->cfg.tls && !s->cfg.tls_no_verify,
     };
+}
+
+static int open_host_conns(cql_session *s, host *h, cassnn_err *err) {
+    cql_conn_opts o = conn_opts(s);
     for (int i = 0; i < h->n_conns; i++) {
         if (h->conns[i] && !cql_conn_is_dead(h->conns[i])) continue;
         cql_conn *c;
@@ -211,23 +222,111 @@ static cql_conn *host_conn(host *h) {
     return best;
 }
 
-/* The host owning token: first ring entry with token >= t (wrapping). */
-static int ring_owner(const cql_session *s, int64_t t) {
+/* ------------------------------------------------------------ events */
+
+static void str_copy(char *out, size_t cap, cql_str v) {
+    snprintf(out, cap, "%.*s", (int)(v.len < cap ? v.len : cap - 1), v.p ? v.p : "");
+}
+
+/* A pushed event (reader thread of the events connection): status and
+ * topology changes update the node table at once, then the user hears it. */
+static void on_cluster_event(void *user, const cql_event *ev) {
+    cql_session *s = user;
+    char type[32], change[32], addr[64] = "", ks[256] = "", name[256] = "";
+    str_copy(type, sizeof type, ev->type);
+    int schema = !strcmp(type, "SCHEMA_CHANGE");
+    if (schema) {
+        str_copy(change, sizeof change, ev->schema.change);
+        str_copy(ks, sizeof ks, ev->schema.keyspace);
+        str_copy(name, sizeof name, ev->schema.name);
+    } else {
+        str_copy(change, sizeof change, ev->change);
+        if (!inet_ntop(ev->node.addr_len == 16 ? AF_INET6 : AF_INET, ev->node.addr, addr, sizeof addr))
+            addr[0] = '\0';
+        int gone = !strcmp(change, "DOWN") || !strcmp(change, "REMOVED_NODE");
+        int back = !strcmp(change, "UP") || !strcmp(change, "NEW_NODE");
+        for (int i = 0; i < s->n_hosts; i++) {
+            host *h = &s->hosts[i];
+            if (strcmp(h->addr, addr)) continue;
+            if (gone) host_mark_down(h, !strcmp(change, "DOWN") ? "the cluster reported it DOWN"
+                                                                : "it was removed from the cluster");
+            if (back) {
+                pthread_mutex_lock(&h->lock);
+                h->fails = 0;
+                h->retry_at_ms = 0; /* the next request reconnects it */
+                pthread_mutex_unlock(&h->lock);
+            }
+        }
+    }
+    if (s->cfg.on_event)
+        s->cfg.on_event(s->cfg.event_user, &(cql_cluster_event){type, change, addr, ks, name});
+}
+
+/* (Re)opens the events connection on the first live host that takes it.
+ * Caller threads only (it blocks); at most one attempt per second. */
+static void events_maybe_reopen(cql_session *s) {
+    if (!s->cfg.events) return;
+    if (pthread_mutex_trylock(&s->events_lock)) return;
+    if ((!s->events_conn || cql_conn_is_dead(s->events_conn)) && cql_now_ms() >= s->events_retry_at_ms) {
+        cql_conn_close(s->events_conn);
+        s->events_conn = NULL;
+        cql_conn_opts o = conn_opts(s);
+        o.on_event = on_cluster_event;
+        o.event_user = s;
+        for (int i = 0; i < s->n_hosts && !s->events_conn; i++) {
+            host *h = &s->hosts[i];
+            cassnn_err e = {0};
+            if (atomic_load(&h->up) && cql_conn_open(&s->events_conn, h->addr, h->port, &o, &e))
+                s->events_conn = NULL;
+        }
+        s->events_retry_at_ms = cql_now_ms() + 1000;
+    }
+    pthread_mutex_unlock(&s->events_lock);
+}
+
+/* Index of the first ring entry with token >= t (wrapping to 0). */
+static size_t ring_position(const cql_session *s, int64_t t) {
     size_t lo = 0, hi = s->n_ring;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (s->ring[mid].token < t) lo = mid + 1;
         else hi = mid;
     }
-    return s->ring[lo == s->n_ring ? 0 : lo].host;
+    return lo == s->n_ring ? 0 : lo;
 }
 
-/* The first host to try for a request: its replica when the token is
- * known, else the next in round-robin order. Callers then walk the hosts
- * from there. */
-static int first_host(cql_session *s, const request *rq) {
-    if (rq->has_token && s->n_ring && s->cfg.token_aware) return ring_owner(s, rq->token);
-    return (int)(atomic_fetch_add(&s->rr, 1) % (unsigned)s->n_hosts);
+/* Token-aware order: the owner of t, then each next distinct node clockwise
+ * (a node's later tokens add nothing). Returns how many were written. */
+static int ring_order(const cql_session *s, int64_t t, int *order, int max) {
+    int n = 0;
+    for (size_t i = 0, at = ring_position(s, t); i < s->n_ring && n < max; i++) {
+        int hi = s->ring[(at + i) % s->n_ring].host, seen = 0;
+        for (int j = 0; j < n && !seen; j++) seen = order[j] == hi;
+        if (!seen) order[n++] = hi;
+    }
+    return n;
+}
+
+/* Every host once, in the order a request tries them: its token's replicas
+ * first when the token is known, then the others from a round-robin start. */
+static int host_order(cql_session *s, const request *rq, int *order, int max) {
+    int n = rq->has_token && s->n_ring && s->cfg.token_aware ? ring_order(s, rq->token, order, max) : 0;
+    unsigned start = atomic_fetch_add(&s->rr, 1);
+    for (int i = 0; i < s->n_hosts && n < max; i++) {
+        int hi = (int)((start + (unsigned)i) % (unsigned)s->n_hosts), seen = 0;
+        for (int j = 0; j < n && !seen; j++) seen = order[j] == hi;
+        if (!seen) order[n++] = hi;
+    }
+    return n;
+}
+
+int cql_session_route(cql_session *s, int64_t token, int *hosts, int max) {
+    request rq = {.has_token = 1, .token = token};
+    return host_order(s, &rq, hosts, max);
+}
+
+const char *cql_session_host_name(cql_session *s, int i) {
+    return i >= 0 && i < s->n_hosts ? s->hosts[i].addr : NULL;
 }
 
 /* ------------------------------------------------------------ requests */
@@ -396,11 +495,15 @@ static void on_response(void *user, cql_response *resp, const cassnn_err *err);
 static int request_send(request *rq, int from_reader, cassnn_err *err) {
     cql_session *s = rq->s;
     cassnn_err last = {0};
-    int start = first_host(s, rq);
-    cassnn_err_code(&last, CQL_ERR_NO_HOST, "no node is up (%s down: %s)", s->hosts[start].addr,
-                    s->hosts[start].down_reason);
-    for (int i = 0; i < s->n_hosts; i++) {
-        int hi = (start + i) % s->n_hosts;
+    int stack_order[64], *order = stack_order;
+    if (s->n_hosts > 64 && !(order = malloc((size_t)s->n_hosts * sizeof *order)))
+        return cassnn_err_set(err, "cql: out of memory");
+    int n = host_order(s, rq, order, s->n_hosts > 64 ? s->n_hosts : 64);
+    if (!from_reader) events_maybe_reopen(s);
+    cassnn_err_code(&last, CQL_ERR_NO_HOST, "no node is up (%s down: %s)", s->hosts[order[0]].addr,
+                    s->hosts[order[0]].down_reason);
+    for (int i = 0; i < n; i++) {
+        int hi = order[i];
         host *h = &s->hosts[hi];
         if (hi == rq->avoid_host && s->n_hosts > 1) continue;
         if (!from_reader) host_maybe_revive(s, h);
@@ -416,9 +519,13 @@ static int request_send(request *rq, int from_reader, cassnn_err *err) {
         rq->conn = c;
         int rc = cql_conn_submit(c, &frame, rq->timeout_ms, on_response, rq, &last);
         cql_buf_free(&frame);
-        if (rc == 0) return 0;
+        if (rc == 0) {
+            if (order != stack_order) free(order);
+            return 0;
+        }
         if (last.code == CQL_ERR_CONNECTION && cql_conn_is_dead(c) && !host_conn(h)) host_mark_down(h, last.msg);
     }
+    if (order != stack_order) free(order);
     *err = last;
     return cassnn_err_code(err, last.code ? last.code : CQL_ERR_NO_HOST, "cql: cannot send request: %s",
                            last.msg);
@@ -1086,6 +1193,7 @@ int cql_session_open(cql_session **out, const cql_config *cfg, cassnn_err *err) 
     if (!s) return cassnn_err_set(err, "cql: out of memory");
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->events_lock, NULL);
     s->cfg = *cfg;
     const char **fields[] = {&s->cfg.contact_points, &s->cfg.keyspace, &s->cfg.username, &s->cfg.password,
                              &s->cfg.tls_ca_file, &s->cfg.tls_cert_file, &s->cfg.tls_key_file, &s->cfg.tls_sni};
@@ -1133,6 +1241,7 @@ int cql_session_open(cql_session **out, const cql_config *cfg, cassnn_err *err) 
         if (open_host_conns(s, h, &e) == 0) atomic_store(&h->up, 1);
         else h->retry_at_ms = cql_now_ms() + 1000;
     }
+    events_maybe_reopen(s); /* only now: the node table no longer changes */
     *out = s;
     return 0;
 fail:
@@ -1143,6 +1252,7 @@ fail:
 void cql_session_close(cql_session *s) {
     if (!s) return;
     cql_session_drain(s);
+    cql_conn_close(s->events_conn); /* first: its events read the node table */
     for (int i = 0; i < s->n_hosts; i++) {
         for (int j = 0; j < s->hosts[i].n_conns; j++) cql_conn_close(s->hosts[i].conns[j]);
         free(s->hosts[i].conns);
@@ -1167,5 +1277,6 @@ void cql_session_close(cql_session *s) {
     for (int i = 0; i < 8; i++) free(s->strings[i]);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->events_lock);
     free(s);
 }

@@ -3,7 +3,8 @@
  * transparent re-prepare, batches, paging past one page, async with
  * backpressure, a per-request timeout, Murmur3 tokens vs the node's token(),
  * and a node that dies mid-way (a real TCP relay in front of the node that
- * cuts or corrupts the stream). Uses its own keyspace cassnn_cqltest. */
+ * cuts or corrupts the stream), schema events pushed by the node. Uses its
+ * own keyspaces cassnn_cqltest and cassnn_cqlevents. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -605,6 +606,67 @@ static void nothing_listening_is_a_clean_error(void **state) {
     assert_non_null(strstr(err.msg, "connect"));
 }
 
+/* Events seen by a session's on_event, for the test thread to wait on. */
+typedef struct event_log {
+    pthread_mutex_t lock;
+    char seen[64][160]; /* "TYPE CHANGE address keyspace name" */
+    int n;
+} event_log;
+
+static void log_event(void *user, const cql_cluster_event *ev) {
+    event_log *l = user;
+    pthread_mutex_lock(&l->lock);
+    if (l->n < 64)
+        snprintf(l->seen[l->n++], sizeof l->seen[0], "%s %s %s %s %s", ev->type, ev->change, ev->address,
+                 ev->keyspace, ev->name);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Waits up to 20 s for an event line starting with prefix. */
+static int event_seen(event_log *l, const char *prefix) {
+    for (int tries = 0; tries < 200; tries++) {
+        pthread_mutex_lock(&l->lock);
+        int found = 0;
+        for (int i = 0; i < l->n && !found; i++) found = !strncmp(l->seen[i], prefix, strlen(prefix));
+        pthread_mutex_unlock(&l->lock);
+        if (found) return 1;
+        usleep(100 * 1000);
+    }
+    return 0;
+}
+
+static void schema_events_are_pushed(void **state) {
+    (void)state;
+    event_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    cql_config cfg;
+    cql_test_config(&cfg);
+    cfg.on_event = log_event;
+    cfg.event_user = &log;
+    cql_session *s;
+    cassnn_err err = {0};
+    must(cql_session_open(&s, &cfg, &err), &err, "open");
+    /* The DDL goes through the other session: events reach every REGISTERed
+     * connection, not only the one that asked. */
+    must(cql_query(S, "DROP KEYSPACE IF EXISTS cassnn_cqlevents", NULL, 0, NULL, &err), &err, "drop");
+    must(cql_query(S, "CREATE KEYSPACE cassnn_cqlevents WITH replication = "
+                      "{'class': 'SimpleStrategy', 'replication_factor': 1}", NULL, 0, NULL, &err), &err, "create ks");
+    must(cql_query(S, "CREATE TABLE cassnn_cqlevents.t (id int PRIMARY KEY)", NULL, 0, NULL, &err), &err, "create");
+    if (!event_seen(&log, "SCHEMA_CHANGE CREATED  cassnn_cqlevents "))
+        fail_msg("no SCHEMA_CHANGE CREATED event for the keyspace (%d events seen)", log.n);
+    if (!event_seen(&log, "SCHEMA_CHANGE CREATED  cassnn_cqlevents t"))
+        fail_msg("no SCHEMA_CHANGE CREATED event for the table (%d events seen)", log.n);
+    must(cql_query(S, "DROP KEYSPACE cassnn_cqlevents", NULL, 0, NULL, &err), &err, "drop");
+    if (!event_seen(&log, "SCHEMA_CHANGE DROPPED  cassnn_cqlevents "))
+        fail_msg("no SCHEMA_CHANGE DROPPED event (%d events seen)", log.n);
+
+    /* One node: every token routes to it, and it is named as connected. */
+    int order[4];
+    assert_int_equal(cql_session_route(s, cql_murmur3_token((const uint8_t *)"\0\0\0\x07", 4), order, 4), 1);
+    assert_non_null(cql_session_host_name(s, order[0]));
+    assert_null(cql_session_host_name(s, 1));
+    cql_session_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ddl_with_schema_agreement),
@@ -619,6 +681,7 @@ int main(void) {
         cmocka_unit_test(node_sends_garbage),
         cmocka_unit_test(idempotent_requests_fail_over),
         cmocka_unit_test(nothing_listening_is_a_clean_error),
+        cmocka_unit_test(schema_events_are_pushed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
