@@ -20,6 +20,7 @@
 #include "cassnn/schema.h"
 #include "cassnn/stream.h"
 #include "commands.h"
+#include "train_optim.h"
 #include "train_registry.h"
 
 typedef struct train_options {
@@ -27,7 +28,7 @@ typedef struct train_options {
     const char *keyspace, *train_table, *test_table, *dataset, *resume, *host;
     int port;
     int epochs, batch_size, test_batch_size, log_interval, threads;
-    float lr, momentum;
+    train_optim_flags optim;
     unsigned long long seed;
     size_t memory_budget;
 } train_options;
@@ -51,37 +52,13 @@ static void usage(FILE *out) {
             "  --host H --port P       the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n"
             "  --model DESC|@FILE      model description or built-in name (default: tutorial)\n"
             "  --epochs N              (default 3)\n"
-            "  --lr X                  SGD learning rate (default 0.01)\n"
-            "  --momentum X            SGD momentum (default 0.5)\n"
             "  --batch-size N          (default 64)\n"
             "  --test-batch-size N     (default 1000)\n"
             "  --seed N                init, shuffle and dropout seed (default 1)\n"
             "  --log-interval N        batches between progress lines (default 10)\n"
             "  --threads N             worker threads (default: online CPUs)\n"
             "  --save FILE             write the trained network as safetensors (PyTorch state_dict names)\n");
-}
-
-/* Parses a whole-string number within [min, max]; prints the flag on error. */
-static int parse_number(const char *flag, const char *text, double min, double max, double *out) {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= min && v <= max)) {
-        fprintf(stderr, "cassnn train: %s '%s': expected a number in [%g, %g]\n", flag, text, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_int(const char *flag, const char *text, int min, int *out) {
-    double v;
-    if (parse_number(flag, text, min, 1e9, &v)) return -1;
-    if (v != (double)(int)v) {
-        fprintf(stderr, "cassnn train: %s '%s': expected an integer\n", flag, text);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+    train_optim_usage(out);
 }
 
 /* DIR/name, or DIR/name.gz when only that exists. */
@@ -184,7 +161,7 @@ static int train(const train_options *o) {
         if (nn_net_create(&net, model, train_set.channels, train_set.rows, train_set.cols, &err))
             goto fail;
         nn_net_init(&net, seed);
-        if (nn_optim_sgd(&opt, net.n_params, o->lr, o->momentum, 0.0f, 0.0f, 0, &err)) goto fail;
+        if (train_optim_create(&o->optim, &opt, net.n_params, &err)) goto fail;
     }
     if (nn_exec_create(&exec, &net, batch_size, o->test_batch_size, o->threads, seed, &err) ||
         (registry.train_stream_budget
@@ -213,7 +190,13 @@ static int train(const train_options *o) {
         printf("first test batch: [%ld, %d, %d, %d]\n", first, test_set.channels, test_set.rows,
                test_set.cols);
     }
-    nn_train_config cfg = {.batch_size = batch_size, .log_interval = o->log_interval,
+    nn_lr_schedule schedule;
+    const long batches_per_epoch =
+        (train_batches.size(train_batches.ctx) + batch_size - 1) / batch_size;
+    const nn_lr_schedule *lr =
+        train_optim_schedule(&o->optim, &schedule, o->epochs, batches_per_epoch);
+    train_optim_describe(stdout, &opt, lr);
+    nn_train_config cfg = {.batch_size = batch_size, .log_interval = o->log_interval, .lr = lr,
                            .first_batch = resume.next_batch};
     nn_eval_stats test;
     if (run_test(exec, &net, &test_batches, o->test_batch_size, &test, &err)) goto fail;
@@ -266,12 +249,11 @@ int cmd_train(int argc, char **argv) {
     train_options o = {.model = "tutorial", .train_table = "raw_train", .test_table = "raw_test",
                        .epochs = 3, .batch_size = 64,
                        .test_batch_size = 1000, .log_interval = 10,
-                       .threads = cpus > 0 ? (int)cpus : 1, .lr = 0.01f, .momentum = 0.5f,
+                       .threads = cpus > 0 ? (int)cpus : 1,
                        .seed = 1, .memory_budget = data_default_memory_budget()};
     static const struct option longopts[] = {
         {"idx", required_argument, 0, 'i'},        {"model", required_argument, 0, 'm'},
-        {"epochs", required_argument, 0, 'e'},     {"lr", required_argument, 0, 'l'},
-        {"momentum", required_argument, 0, 'M'},   {"batch-size", required_argument, 0, 'b'},
+        {"epochs", required_argument, 0, 'e'},     {"batch-size", required_argument, 0, 'b'},
         {"test-batch-size", required_argument, 0, 'B'}, {"seed", required_argument, 0, 's'},
         {"log-interval", required_argument, 0, 'L'}, {"threads", required_argument, 0, 't'},
         {"keyspace", required_argument, 0, 'k'},   {"train-table", required_argument, 0, 'T'},
@@ -279,8 +261,10 @@ int cmd_train(int argc, char **argv) {
         {"resume", required_argument, 0, 'r'},     {"host", required_argument, 0, 'H'},
         {"port", required_argument, 0, 'P'},       {"save", required_argument, 0, 'S'},
         {"memory-budget", required_argument, 0, 'G'}, {"help", no_argument, 0, 'h'},
+        TRAIN_OPTIM_OPTIONS,
         {0, 0, 0, 0},
     };
+    train_optim_defaults(&o.optim);
     optind = 1;
     int c;
     double v;
@@ -292,21 +276,19 @@ int cmd_train(int argc, char **argv) {
         case 'i': o.idx_dir = optarg; break;
         case 'm': o.model = optarg; break;
         case 'S': o.save = optarg; break;
-        case 'e': if (parse_int(flag, optarg, 0, &o.epochs)) return 2; break;
-        case 'b': if (parse_int(flag, optarg, 1, &o.batch_size)) return 2; break;
-        case 'B': if (parse_int(flag, optarg, 1, &o.test_batch_size)) return 2; break;
-        case 'L': if (parse_int(flag, optarg, 0, &o.log_interval)) return 2; break;
-        case 't': if (parse_int(flag, optarg, 1, &o.threads)) return 2; break;
-        case 'l': if (parse_number(flag, optarg, 0, 1e6, &v)) return 2; o.lr = (float)v; break;
-        case 'M': if (parse_number(flag, optarg, 0, 1e6, &v)) return 2; o.momentum = (float)v; break;
-        case 's': if (parse_number(flag, optarg, 0, 1.8e19, &v)) return 2; o.seed = (unsigned long long)v; break;
+        case 'e': if (train_parse_int(flag, optarg, 0, &o.epochs)) return 2; break;
+        case 'b': if (train_parse_int(flag, optarg, 1, &o.batch_size)) return 2; break;
+        case 'B': if (train_parse_int(flag, optarg, 1, &o.test_batch_size)) return 2; break;
+        case 'L': if (train_parse_int(flag, optarg, 0, &o.log_interval)) return 2; break;
+        case 't': if (train_parse_int(flag, optarg, 1, &o.threads)) return 2; break;
+        case 's': if (train_parse_number(flag, optarg, 0, 1.8e19, &v)) return 2; o.seed = (unsigned long long)v; break;
         case 'k': o.keyspace = optarg; break;
         case 'T': o.train_table = optarg; break;
         case 'U': o.test_table = optarg; break;
         case 'd': o.dataset = optarg; break;
         case 'r': o.resume = optarg; break;
         case 'H': o.host = optarg; break;
-        case 'P': if (parse_int(flag, optarg, 1, &o.port)) return 2; break;
+        case 'P': if (train_parse_int(flag, optarg, 1, &o.port)) return 2; break;
         case 'G':
             if (data_parse_size(optarg, &o.memory_budget)) {
                 fprintf(stderr, "cassnn train: --memory-budget '%s': expected a size such as "
@@ -315,7 +297,14 @@ int cmd_train(int argc, char **argv) {
             }
             break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: {
+            const int taken = train_optim_parse(&o.optim, c, flag, optarg);
+            if (taken < 0) return 2;
+            if (taken > 0) {
+                usage(stderr);
+                return 2;
+            }
+        }
         }
     }
     if (optind < argc) {
@@ -328,6 +317,7 @@ int cmd_train(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (train_optim_check(&o.optim, o.resume != NULL)) return 2;
     if (!o.dataset) o.dataset = o.keyspace && strstr(o.keyspace, "fashion") ? "fashion" : "mnist";
     float mean, std;
     if (data_feed_normalisation(o.dataset, &mean, &std)) {

@@ -1,0 +1,138 @@
+/* `cassnn train --idx DIR` with the optimizer and schedule flags, on small
+ * IDX files generated here (no database, no downloaded data): Adam with a
+ * one-cycle schedule trains a BatchNorm2d net to a high accuracy, the
+ * header names the optimizer and schedule, and bad values or combinations
+ * are usage errors (exit 2) that name the flag. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cassnn_run.h"
+#include "../data/test_dir.h"
+#include "cassnn/nn_rng.h"
+
+enum { SIDE = 10, TRAIN = 600, TEST = 200 };
+
+static void write_be32(FILE *f, uint32_t v) {
+    const uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    fwrite(b, 1, 4, f);
+}
+
+/* Class c (0..9) is a bright 3x3 square at one of ten places, on noise:
+ * learnable in a few epochs, but not without training. */
+static void write_split(const char *prefix, int count, uint64_t seed) {
+    char path[256];
+    nn_rng rng;
+    nn_rng_seed(&rng, seed, 0);
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
+    FILE *images = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    FILE *labels = fopen(path, "wb");
+    assert_non_null(images);
+    assert_non_null(labels);
+    write_be32(images, 0x803);
+    write_be32(images, (uint32_t)count);
+    write_be32(images, SIDE);
+    write_be32(images, SIDE);
+    write_be32(labels, 0x801);
+    write_be32(labels, (uint32_t)count);
+    for (int i = 0; i < count; i++) {
+        const uint8_t label = (uint8_t)nn_rng_below(&rng, 10);
+        uint8_t px[SIDE * SIDE];
+        for (int p = 0; p < SIDE * SIDE; p++) px[p] = (uint8_t)nn_rng_below(&rng, 80);
+        const int y0 = 1 + (label / 5) * 5, x0 = (label % 5) * 7 / 4;
+        for (int y = y0; y < y0 + 3; y++)
+            for (int x = x0; x < x0 + 3; x++) px[y * SIDE + x] = 255;
+        fwrite(px, 1, sizeof px, images);
+        fwrite(&label, 1, 1, labels);
+    }
+    fclose(images);
+    fclose(labels);
+}
+
+static int setup(void **state) {
+    if (test_dir_make(state)) return -1;
+    write_split("train", TRAIN, 1);
+    write_split("t10k", TEST, 2);
+    return 0;
+}
+
+#define BN_MODEL "'conv(8,k=3) bn relu maxpool(2) flatten linear(10) logsoftmax'"
+
+static void test_adam_onecycle_trains(void **state) {
+    (void)state;
+    char *out;
+    const int rc = cassnn_run(&out, RUN_STDERR_MERGED,
+                              "train --idx '%s' --model " BN_MODEL " --epochs 3 --batch-size 20 "
+                              "--threads 2 --log-interval 0 --optimizer adam --schedule onecycle "
+                              "--lr 0.02 --betas 0.9,0.99 --weight-decay 1e-4",
+                              dir);
+    fputs(out, stdout);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "optimizer: adam lr "));
+    assert_non_null(strstr(out, "betas 0.95,0.99")); /* one-cycle starts beta1 at 0.95 */
+    assert_non_null(strstr(out, "schedule: onecycle peak 0.02 at 0.3 of 90 steps"));
+    assert_non_null(strstr(out, "bn1=batchnorm2d"));
+    const char *done = strstr(out, "Done: 3 epochs");
+    assert_non_null(done);
+    long correct, total;
+    double pct;
+    const char *final = strstr(done, "final accuracy ");
+    assert_non_null(final);
+    assert_int_equal(sscanf(final, "final accuracy %ld/%ld (%lf%%)", &correct, &total, &pct), 3);
+    assert_int_equal(total, TEST);
+    /* chance is 10% */
+    if (correct < TEST * 9 / 10) fail_msg("accuracy %ld/%ld after 3 epochs", correct, total);
+    free(out);
+}
+
+/* Each must exit 2 and print `needle`. */
+static void expect_usage_error(const char *flags, const char *needle) {
+    char *out;
+    const int rc = cassnn_run(&out, RUN_STDERR_MERGED, "train --idx '%s' %s", dir, flags);
+    if (rc != 2 || !strstr(out, needle))
+        fail_msg("'%s': exit %d, output lacks '%s':\n%s", flags, rc, needle, out);
+    free(out);
+}
+
+static void test_bad_flags(void **state) {
+    (void)state;
+    expect_usage_error("--optimizer rmsprop", "--optimizer 'rmsprop': expected sgd, adam or adamw");
+    expect_usage_error("--schedule linear", "--schedule 'linear': expected constant");
+    expect_usage_error("--optimizer adam --betas 0.9", "--betas '0.9': expected B1,B2");
+    expect_usage_error("--optimizer adam --betas 0.9,1", "--betas '0.9,1'");
+    expect_usage_error("--lr -1", "--lr '-1': expected a number");
+    expect_usage_error("--weight-decay abc", "--weight-decay 'abc'");
+    expect_usage_error("--optimizer adam --nesterov", "--nesterov applies to --optimizer sgd");
+    expect_usage_error("--optimizer adamw --momentum 0.9", "--momentum applies to --optimizer sgd");
+    expect_usage_error("--eps 1e-6", "--eps applies to --optimizer adam");
+    expect_usage_error("--momentum 0 --nesterov", "--nesterov needs a momentum");
+    expect_usage_error("--gamma 0.5", "--gamma applies to --schedule step");
+    expect_usage_error("--schedule cosine --step-epochs 2", "--step-epochs applies to --schedule step");
+    expect_usage_error("--min-lr 0.001", "--min-lr applies to --schedule cosine");
+    expect_usage_error("--max-lr 0.1", "--max-lr applies to --schedule onecycle");
+    expect_usage_error("--schedule onecycle --momentum 0.9", "one-cycle cycles the momentum");
+    expect_usage_error("--schedule onecycle --pct-start 1.5", "--pct-start '1.5'");
+    expect_usage_error("--schedule step --step-epochs 0", "--step-epochs '0'");
+    /* a resumed run's optimizer is the checkpoint's (refused before connecting) */
+    char *out;
+    const int rc = cassnn_run(&out, RUN_STDERR_MERGED, "train --keyspace ks --resume "
+                              "00000000-0000-0000-0000-000000000000 --optimizer adam");
+    if (rc != 2 || !strstr(out, "--optimizer with --resume"))
+        fail_msg("--resume --optimizer: exit %d:\n%s", rc, out);
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_flags),
+        cmocka_unit_test(test_adam_onecycle_trains),
+    };
+    return cmocka_run_group_tests(tests, setup, test_dir_remove);
+}
