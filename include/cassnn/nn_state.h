@@ -39,7 +39,7 @@ int nn_state_save_net_meta(const nn_net *net, const char *const *meta, size_t me
  * shape; net is unchanged on error. */
 int nn_state_read_net(nn_net *net, const nn_safetensors *st, cassnn_err *err);
 
-/* Loads a blob into an existing net: exactly its parameters, by name, with
+/* Loads a blob into an existing net: exactly its state_dict, by name, with
  * matching shapes (like load_state_dict(strict=True)). */
 int nn_state_load_params(nn_net *net, const uint8_t *buf, size_t len, cassnn_err *err);
 
