@@ -58,17 +58,19 @@ typedef struct data_stream_options {
     int shuffle;             /* 0: rows in token order, no buffer */
     uint64_t seed;
     float mean, std;         /* normalisation, as data_feed_init */
+    long rows;               /* the table's exact row count when known (data_table_count);
+                              * 0: data_stream_open counts */
 } data_stream_options;
 
 typedef struct data_stream data_stream;
 
-/* Counts the table's rows (the epoch size) and allocates the buffer and
- * slots. Errors: the node's, or a budget too small for the readers' slots
+/* Counts the table's rows (the epoch size) unless o->rows gives them, and
+ * allocates the buffer and slots. Errors: the node's, or a budget too small for the readers' slots
  * and pages (the message says how much is needed). */
 int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, const char *table,
                      const data_stream_options *o, cassnn_err *err);
 
-/* Rows per epoch (counted at open). */
+/* Rows per epoch (counted at open, or o->rows). */
 long data_stream_rows(const data_stream *st);
 
 /* Capacity of the shuffle buffer, in rows (1 without shuffle). */

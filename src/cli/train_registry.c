@@ -36,6 +36,7 @@ int train_registry_open(train_registry *r, const char *host, int port, const cha
         if (data_table_rows(r->session, keyspace, tables[i], NULL, &rows[i], &exact[i], err))
             return -1;
         need[i] = data_load_once_bytes(rows[i]);
+        if (exact[i]) r->counted_rows[i] = rows[i];
     }
     /* Both in memory when they fit; else the (smaller) test table stays in
      * memory if it takes at most a quarter of the budget and the train
@@ -99,7 +100,8 @@ int train_registry_stream(train_registry *r, int train, uint64_t seed, float mea
     const char *table = train ? r->train_table : r->test_table;
     data_stream_options o = {.memory_budget = train ? r->train_stream_budget
                                                     : r->test_stream_budget,
-                             .shuffle = train, .seed = seed, .mean = mean, .std = std};
+                             .shuffle = train, .seed = seed, .mean = mean, .std = std,
+                             .rows = r->counted_rows[train ? 0 : 1]};
     if (data_stream_open(out, r->session, r->keyspace, table, &o, err)) return -1;
     images->count = (size_t)data_stream_rows(*out);
     if (images->count == 0)

@@ -16,6 +16,7 @@ typedef struct train_registry {
     const char *keyspace, *train_table, *test_table;
     /* Budget of each table's stream; 0 when the table is loaded once. */
     size_t train_stream_budget, test_stream_budget;
+    long counted_rows[2];      /* train, test: exact counts made to choose (0: estimated) */
     registry_writer *writer;
     const nn_net *net;
     const nn_optim *opt;

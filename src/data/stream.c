@@ -351,24 +351,32 @@ int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, co
     st->shuffle = o->shuffle;
     st->seed = o->seed;
     for (int v = 0; v < 256; v++) st->lut[v] = ((float)v / 255.0f - o->mean) / o->std;
+    /* The epoch size must be exact (progress lines, checkpoint positions):
+     * an estimate will not do. */
+    st->rows = o->rows;
     if (table_scan_open(&st->scan, s, keyspace, table, "id, label, pixels", &o->scan, err) ||
-        data_table_count(s, keyspace, table, &o->scan, &st->rows, err))
+        (st->rows <= 0 && data_table_count(s, keyspace, table, &o->scan, &st->rows, err)))
         goto fail;
-    /* Each reader fills one slot while the consumer drains another: two
-     * slots per reader keep them all busy. A slot holds one page; a reader's
-     * pager holds the page being read and the next one (read-ahead). A
-     * list<int> cell is 8 bytes per pixel on the wire, a blob 1. */
+    /* Readers work ahead of the consumer on up to two ranges each. A slot
+     * holds a whole range when the budget allows (rows spread evenly over
+     * the ring, plus a margin), so a reader finishes its range ahead instead
+     * of waiting for the consumer to reach it; a reader's pager holds the
+     * page being read and the next one (read-ahead). A list<int> cell is 8
+     * bytes per pixel on the wire, a blob 1. Slots and pages each take at
+     * most a quarter of the budget when their sizes are left to the stream;
+     * the rest is the shuffle buffer. */
     st->n_slots = 2 * st->scan.threads;
     const size_t wire_row = (st->scan.blob ? IMAGE_BYTES : 8 * IMAGE_BYTES) + 64;
     if (o->scan.page_size <= 0) {
-        /* Pages small enough that the slots and pages take at most half of
-         * the budget (8 rows at least), the rest is the shuffle buffer. */
-        const size_t per_page_row = (size_t)st->scan.threads * 2 * (DATA_ROW_BYTES + wire_row);
-        const size_t fit = o->memory_budget / 2 / per_page_row;
+        const size_t fit = o->memory_budget / 4 / ((size_t)st->scan.threads * 2 * wire_row);
         if (fit < (size_t)st->scan.page_size) st->scan.page_size = fit > 8 ? (int32_t)fit : 8;
     }
-    st->slot_rows = (size_t)st->scan.page_size;
-    st->page_bytes = (size_t)st->scan.page_size * wire_row;
+    const size_t page = (size_t)st->scan.page_size;
+    const size_t per_range = (size_t)st->rows / (size_t)st->scan.ranges + 1;
+    const size_t slot_fit = o->memory_budget / 4 / ((size_t)st->n_slots * DATA_ROW_BYTES);
+    st->slot_rows = per_range + per_range / 4 + page;
+    if (st->slot_rows > slot_fit) st->slot_rows = slot_fit > page ? slot_fit : page;
+    st->page_bytes = page * wire_row;
     const size_t fixed = (size_t)st->n_slots * st->slot_rows * DATA_ROW_BYTES +
                          2 * (size_t)st->scan.threads * st->page_bytes;
     size_t cap = o->shuffle && o->memory_budget > fixed
