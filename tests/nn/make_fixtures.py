@@ -101,6 +101,19 @@ def steps(net, opt, x, y, count=3):
         opt.step()
 
 
+def gradients_then_sgd(net, x, y, out, lr, momentum):
+    """out gets logp, loss and grad.* of one forward/backward, then sgd3.*:
+    the state_dict after 3 SGD steps on the same batch."""
+    logp = net(x)
+    loss = F.nll_loss(logp, y)
+    loss.backward()
+    out["logp"] = logp
+    out["loss"] = loss.reshape(1)
+    out.update({"grad." + k: p.grad.clone() for k, p in net.named_parameters()})
+    steps(net, torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum), x, y)
+    out.update({"sgd3." + k: v.clone() for k, v in net.state_dict().items()})
+
+
 def tutorial():
     torch.manual_seed(1)
     net = Net().eval()
@@ -109,14 +122,7 @@ def tutorial():
     out.update({"param." + k: v.clone() for k, v in net.state_dict().items()})
     write_safetensors(os.path.join(HERE, "torch_state.safetensors"), net.state_dict(),
                       {"format": "pt"})
-    logp = net(x)
-    loss = F.nll_loss(logp, y)
-    loss.backward()
-    out["logp"] = logp
-    out["loss"] = loss.reshape(1)
-    out.update({"grad." + k: p.grad.clone() for k, p in net.named_parameters()})
-    steps(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.5), x, y)
-    out.update({"sgd3." + k: v.clone() for k, v in net.state_dict().items()})
+    gradients_then_sgd(net, x, y, out, 0.01, 0.5)
     write_safetensors(os.path.join(HERE, "tutorial_sgd.safetensors"), out, {"torch": torch.__version__})
 
 
@@ -144,14 +150,7 @@ def batchnorm():
     x = x * 1.7 + 0.3  # channel statistics far from 0 / 1
     out = {"input": x, "target": y.float()}
     out.update({"param." + k: v.clone() for k, v in net.state_dict().items()})
-    logp = net(x)
-    loss = F.nll_loss(logp, y)
-    loss.backward()
-    out["logp"] = logp
-    out["loss"] = loss.reshape(1)
-    out.update({"grad." + k: p.grad.clone() for k, p in net.named_parameters()})
-    steps(net, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9), x, y)
-    out.update({"sgd3." + k: v.clone() for k, v in net.state_dict().items()})
+    gradients_then_sgd(net, x, y, out, 0.05, 0.9)  # 4 training forwards
     net.eval()
     with torch.no_grad():
         out["eval_logp"] = net(x)

@@ -192,6 +192,28 @@ static void expect_state(fixture *f, nn_net *net, const char *prefix) {
     }
 }
 
+/* The fixture's BNNet at its initial state (param.*) and an executor for
+ * batches of up to 8 images on `threads` threads. */
+static nn_exec *bn_net_at_start(fixture *f, nn_net *net, int threads) {
+    cassnn_err err = {0};
+    nn_exec *e;
+    if (nn_net_create(net, BN_MODEL, 1, 10, 10, &err)) fail_msg("%s", err.msg);
+    load_state(f, net, "param");
+    if (nn_exec_create(&e, net, 8, 8, threads, 1, &err)) fail_msg("%s", err.msg);
+    return e;
+}
+
+/* The eval-mode log-probabilities of the fixture's batch against PyTorch's. */
+static void expect_eval_logp(fixture *f, nn_exec *e, const float *x, int n, const char *what) {
+    long count;
+    float *logp = malloc(sizeof(float) * n * 10);
+    nn_exec_eval_batch(e, x, NULL, n, logp, NULL, NULL);
+    float *want = tensor(f, "eval_logp", &count);
+    expect_close(what, logp, want, count);
+    free(want);
+    free(logp);
+}
+
 /* BatchNorm2d in training mode (batch statistics) and eval mode (running
  * statistics) against PyTorch, on 1, 2 and 3 threads: the statistics must
  * be those of the whole batch however it is split. */
@@ -206,10 +228,8 @@ static void test_batchnorm(void **state) {
         print_message("-- %d thread(s)\n", threads);
         nn_net net;
         cassnn_err err = {0};
-        assert_int_equal(nn_net_create(&net, BN_MODEL, 1, 10, 10, &err), 0);
-        load_state(&f, &net, "param");
-        nn_exec *e;
-        assert_int_equal(nn_exec_create(&e, &net, (int)n, (int)n, threads, 1, &err), 0);
+        nn_exec *e = bn_net_at_start(&f, &net, threads);
+        assert_int_equal(n, 8);
         double loss;
         nn_exec_train_batch(e, x, labels, (int)n, 0, &loss, NULL);
         float *want = tensor(&f, "loss", &count);
@@ -241,12 +261,7 @@ static void test_batchnorm(void **state) {
             nn_optim_step(&opt, net.params, net.grads);
         }
         expect_state(&f, &net, "sgd3");
-        float *logp = malloc(sizeof(float) * n * 10);
-        nn_exec_eval_batch(e, x, labels, (int)n, logp, NULL, NULL);
-        want = tensor(&f, "eval_logp", &count);
-        expect_close("eval logp", logp, want, count);
-        free(want);
-        free(logp);
+        expect_eval_logp(&f, e, x, (int)n, "eval logp");
         nn_optim_free(&opt);
         nn_exec_free(e);
         nn_net_free(&net);
@@ -273,12 +288,8 @@ static void test_batchnorm_small_batch_many_threads(void **state) {
     const int thread_counts[2] = {1, 3};
     for (int r = 0; r < 2; r++) {
         nn_net net;
-        cassnn_err err = {0};
-        assert_int_equal(nn_net_create(&net, BN_MODEL, 1, 10, 10, &err), 0);
+        nn_exec *e = bn_net_at_start(&f, &net, thread_counts[r]);
         assert_true(net.n_params <= 2000 && net.n_buffers == 8);
-        load_state(&f, &net, "param");
-        nn_exec *e;
-        assert_int_equal(nn_exec_create(&e, &net, 8, 8, thread_counts[r], 1, &err), 0);
         nn_exec_train_batch(e, x, labels, 2, 0, &losses[r], NULL);
         memcpy(grads[r], net.grads, sizeof(float) * net.n_params);
         n_params = net.n_params;
@@ -312,17 +323,12 @@ static void test_batchnorm_torch_state(void **state) {
     cassnn_err err = {0};
     if (nn_state_load_net_file(&net, path, BN_MODEL, 1, 10, 10, &err)) fail_msg("%s", err.msg);
     assert_int_equal(net.layers[1].batches_tracked, 4);
-    long n, count;
+    long count;
     float *x = tensor(&f, "input", &count);
-    n = count / 100;
+    const int n = (int)(count / 100);
     nn_exec *e;
-    assert_int_equal(nn_exec_create(&e, &net, 0, (int)n, 2, 1, &err), 0);
-    float *logp = malloc(sizeof(float) * n * 10);
-    nn_exec_eval_batch(e, x, NULL, (int)n, logp, NULL, NULL);
-    float *want = tensor(&f, "eval_logp", &count);
-    expect_close("eval logp (torch file)", logp, want, count);
-    free(want);
-    free(logp);
+    assert_int_equal(nn_exec_create(&e, &net, 0, n, 2, 1, &err), 0);
+    expect_eval_logp(&f, e, x, n, "eval logp (torch file)");
     free(x);
     nn_exec_free(e);
     nn_net_free(&net);

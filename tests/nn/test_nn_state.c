@@ -251,6 +251,20 @@ static void test_malformed(void **state) {
     nn_net_free(&net);
 }
 
+/* path gets n input images of net's shape and cassnn's log-probabilities
+ * for them ("input", "logp"), for check_safetensors_interop.py. */
+static void write_expected(const char *path, const nn_net *net, const float *x,
+                           const float *logp, int n) {
+    cassnn_err err = {0};
+    const int64_t xs[4] = {n, net->in_c, net->in_h, net->in_w}, ls[2] = {n, net->classes};
+    const nn_st_entry entries[] = {{"input", 4, xs, x, NULL}, {"logp", 2, ls, logp, NULL}};
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(nn_st_write(&buf, &len, entries, 2, NULL, 0, &err), 0);
+    assert_int_equal(nn_file_write(path, buf, len, &err), 0);
+    free(buf);
+}
+
 /* Writes, under $CASSNN_BINARY_DIR/tests/nn/interop/, a trained tutorial
  * net, its optimizer and (input, cassnn's eval-mode log-probabilities) for
  * check_safetensors_interop.py to load into PyTorch. */
@@ -277,14 +291,8 @@ static void test_write_interop_files(void **state) {
     assert_int_equal(nn_exec_create(&e, &net, N, N, 1, 1, &err), 0);
     nn_exec_eval_batch(e, x, NULL, N, logp, NULL, NULL);
     nn_exec_free(e);
-    const int64_t xs[4] = {N, 1, 28, 28}, ls[2] = {N, 10};
-    const nn_st_entry entries[] = {{"input", 4, xs, x, NULL}, {"logp", 2, ls, logp, NULL}};
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(nn_st_write(&buf, &len, entries, 2, NULL, 0, &err), 0);
     snprintf(path, sizeof path, "%s/cassnn_expected.safetensors", dir);
-    assert_int_equal(nn_file_write(path, buf, len, &err), 0);
-    free(buf);
+    write_expected(path, &net, x, logp, N);
     nn_optim_free(&opt);
     nn_net_free(&net);
 }
@@ -335,14 +343,8 @@ static void test_write_batchnorm_interop_files(void **state) {
     assert_memory_equal(logp_back, logp, sizeof logp);
     nn_net_free(&back);
 
-    const int64_t xs[4] = {N, 1, 10, 10}, ls[2] = {N, 10};
-    const nn_st_entry entries[] = {{"input", 4, xs, x, NULL}, {"logp", 2, ls, logp, NULL}};
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(nn_st_write(&buf, &len, entries, 2, NULL, 0, &err), 0);
     snprintf(path, sizeof path, "%s/tests/nn/interop/cassnn_bn_expected.safetensors", bin);
-    assert_int_equal(nn_file_write(path, buf, len, &err), 0);
-    free(buf);
+    write_expected(path, &net, x, logp, N);
     nn_optim_free(&opt);
     nn_net_free(&net);
 }
