@@ -182,8 +182,9 @@ void cql_pager_close(cql_pager *pg);
 
 /* ------------------------------------------------------------ schema */
 
-/* Polls system.local / system.peers_v2 until every live node reports the
- * same schema_version, or fails after timeout_ms. */
+/* Polls until every connected node reports the same schema_version in its
+ * own system.local, and system.peers_v2 agrees for the others; fails after
+ * timeout_ms. */
 int cql_wait_schema_agreement(cql_session *s, int timeout_ms, cassnn_err *err);
 
 /* Number of nodes known / currently considered up. */

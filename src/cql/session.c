@@ -1021,44 +1021,58 @@ static int conn_query(cql_conn *c, const char *q, int timeout_ms, cql_result **o
 
 /* Collects the distinct schema versions one node knows (its own and its
  * live peers'); agreement = exactly one. */
-static int schema_versions(cql_conn *c, int timeout_ms, int *n_versions, cassnn_err *err) {
-    uint8_t seen[64][16];
-    int n = 0;
-    const char *queries[2] = {"SELECT schema_version FROM system.local WHERE key='local'",
-                              "SELECT schema_version FROM system.peers_v2"};
-    for (int q = 0; q < 2; q++) {
-        cql_result *r;
-        if (conn_query(c, queries[q], timeout_ms, &r, err)) return -1;
-        for (int32_t row = 0; row < cql_result_row_count(r); row++) {
-            uint8_t v[16];
-            if (cql_cell_is_null(cql_result_cell(r, row, 0))) continue; /* peer not up yet */
-            if (cql_get_uuid(r, row, 0, v, err)) {
-                cql_result_free(r);
-                return -1;
-            }
-            int known = 0;
-            for (int i = 0; i < n && !known; i++) known = !memcmp(seen[i], v, 16);
-            if (!known && n < 64) memcpy(seen[n++], v, 16);
-        }
-        cql_result_free(r);
+/* Schema agreement asks every connected node for its own version
+ * (system.local through its own connection: peers_v2 only has what gossip
+ * has spread so far, which can still show the old version of a node that
+ * has not applied a change), and also checks peers_v2 for the nodes the
+ * session is not connected to. */
+static int local_schema_version(cql_conn *c, int timeout_ms, uint8_t v[16], cassnn_err *err) {
+    cql_result *r;
+    if (conn_query(c, "SELECT schema_version FROM system.local WHERE key='local'", timeout_ms, &r, err)) return -1;
+    int rc = cql_result_row_count(r) == 1 ? cql_get_uuid(r, 0, 0, v, err)
+                                          : cassnn_err_set(err, "system.local has no row");
+    cql_result_free(r);
+    return rc;
+}
+
+/* 1 when every peer c's node knows of reports version v (or none yet). */
+static int peers_agree(cql_conn *c, int timeout_ms, const uint8_t v[16], cassnn_err *err) {
+    cql_result *r;
+    if (conn_query(c, "SELECT schema_version FROM system.peers_v2", timeout_ms, &r, err)) return -1;
+    int agree = 1;
+    for (int32_t row = 0; row < cql_result_row_count(r) && agree; row++) {
+        uint8_t pv[16];
+        if (cql_cell_is_null(cql_result_cell(r, row, 0))) continue; /* peer not up yet */
+        if (cql_get_uuid(r, row, 0, pv, err)) agree = -1;
+        else agree = !memcmp(pv, v, 16);
     }
-    *n_versions = n;
-    return 0;
+    cql_result_free(r);
+    return agree;
 }
 
 int cql_wait_schema_agreement(cql_session *s, int timeout_ms, cassnn_err *err) {
     int64_t deadline = cql_now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
     for (;;) {
-        cql_conn *c = NULL;
-        for (int i = 0; i < s->n_hosts && !c; i++)
-            if (atomic_load(&s->hosts[i].up)) c = host_conn(&s->hosts[i]);
-        if (!c) return cassnn_err_code(err, CQL_ERR_NO_HOST, "cql: schema agreement: no node is up");
-        int n = 0;
-        if (schema_versions(c, s->cfg.request_timeout_ms, &n, err)) return cassnn_err_wrap(err, "schema agreement");
-        if (n <= 1) return 0;
+        uint8_t first[16], v[16];
+        int asked = 0, agree = 1;
+        cql_conn *first_conn = NULL;
+        for (int i = 0; i < s->n_hosts && agree; i++) {
+            cql_conn *c = atomic_load(&s->hosts[i].up) ? host_conn(&s->hosts[i]) : NULL;
+            if (!c) continue; /* a down node catches up when it comes back */
+            if (local_schema_version(c, s->cfg.request_timeout_ms, asked ? v : first, err)) {
+                if (cql_conn_is_dead(c)) continue; /* it went down meanwhile */
+                return cassnn_err_wrap(err, "schema agreement: %s", s->hosts[i].addr);
+            }
+            agree = !asked || !memcmp(first, v, 16);
+            if (!asked++) first_conn = c;
+        }
+        if (!asked) return cassnn_err_code(err, CQL_ERR_NO_HOST, "cql: schema agreement: no node is up");
+        if (agree && (agree = peers_agree(first_conn, s->cfg.request_timeout_ms, first, err)) < 0)
+            return cassnn_err_wrap(err, "schema agreement");
+        if (agree) return 0;
         if (cql_now_ms() >= deadline)
-            return cassnn_err_code(err, CQL_ERR_CLIENT_TIMEOUT, "cql: nodes still report %d schema versions after %d ms",
-                                   n, timeout_ms);
+            return cassnn_err_code(err, CQL_ERR_CLIENT_TIMEOUT, "cql: nodes still report different schema "
+                                   "versions after %d ms", timeout_ms);
         usleep(200 * 1000);
     }
 }

@@ -1,0 +1,170 @@
+/* test_two_nodes_db.c - the client on a real two-node cluster of its own
+ * (127.0.0.41-42, started and stopped by tools/cassandra/cassandra-node in a
+ * temporary folder, beside the shared test node): both nodes are discovered,
+ * requests route to both, a killed node is reported DOWN by the cluster's
+ * STATUS_CHANGE event and marked down without a request being sent to it,
+ * reads at CL ONE go on through the other replica (RF 2), and the node is
+ * used again once it is back up. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cassnn/cql.h"
+#include "data/test_dir.h"
+
+#define NODE1 "127.0.0.41"
+#define NODE2 "127.0.0.42"
+#define ROWS 200
+
+/* Runs the node script on this test's cluster; returns its exit status. */
+static int cluster(const char *action) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "CASSNN_VAR='%s' CASSNN_IP_BASE=41 CASSNN_HEAP=1G '%s/tools/cassandra/cassandra-node' %s",
+             dir, getenv("CASSNN_SOURCE_DIR"), action);
+    return system(cmd);
+}
+
+static int setup(void **state) {
+    if (test_dir_make(state)) return -1;
+    if (cluster("start -n 2") == 0) return 0;
+    cluster("stop");
+    return -1;
+}
+
+static int teardown(void **state) {
+    cluster("stop");
+    return test_dir_remove(state);
+}
+
+typedef struct event_log {
+    pthread_mutex_t lock;
+    char seen[256][160];
+    int n;
+} event_log;
+
+static void log_event(void *user, const cql_cluster_event *ev) {
+    event_log *l = user;
+    pthread_mutex_lock(&l->lock);
+    if (l->n < 256)
+        snprintf(l->seen[l->n++], sizeof l->seen[0], "%s %s %s", ev->type, ev->change, ev->address);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static int event_seen(event_log *l, const char *line, int seconds) {
+    for (int tries = 0; tries < seconds * 10; tries++) {
+        pthread_mutex_lock(&l->lock);
+        int found = 0;
+        for (int i = 0; i < l->n && !found; i++) found = !strcmp(l->seen[i], line);
+        pthread_mutex_unlock(&l->lock);
+        if (found) return 1;
+        usleep(100 * 1000);
+    }
+    return 0;
+}
+
+static void must(int rc, const cassnn_err *err, const char *what) {
+    if (rc) fail_msg("%s: %s", what, err->msg);
+}
+
+/* Reads every row back one by one (token-aware, CL ONE). */
+static void read_all(cql_session *s, const cql_prepared *get) {
+    cassnn_err err = {0};
+    for (int32_t id = 0; id < ROWS; id++) {
+        cql_value v = cql_int(id);
+        cql_statement st = cql_stmt_prepared(get, &v, 1);
+        st.consistency = CQL_ONE;
+        cql_result *r;
+        must(cql_execute(s, &st, &r, &err), &err, "select");
+        assert_int_equal(cql_result_row_count(r), 1);
+        cql_result_free(r);
+    }
+}
+
+static int hosts_up(cql_session *s) {
+    int up;
+    cql_session_hosts(s, &up);
+    return up;
+}
+
+static void a_killed_node_is_reported_down_and_comes_back(void **state) {
+    (void)state;
+    event_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    cql_config cfg;
+    cql_config_init(&cfg);
+    cfg.contact_points = NODE1;
+    cfg.request_timeout_ms = 60000;
+    cfg.on_event = log_event;
+    cfg.event_user = &log;
+    cql_session *s;
+    cassnn_err err = {0};
+    must(cql_session_open(&s, &cfg, &err), &err, "open");
+    int up;
+    assert_int_equal(cql_session_hosts(s, &up), 2);
+    assert_int_equal(up, 2);
+
+    /* Every token has both nodes in its order, owners spread over both. */
+    int owners[2] = {0, 0}, order[4];
+    for (int32_t id = 0; id < ROWS; id++) {
+        uint8_t key[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+        assert_int_equal(cql_session_route(s, cql_murmur3_token(key, 4), order, 4), 2);
+        assert_int_not_equal(order[0], order[1]);
+        owners[order[0]]++;
+    }
+    assert_true(owners[0] > 0 && owners[1] > 0);
+
+    must(cql_query(s, "CREATE KEYSPACE two WITH replication = {'class': 'SimpleStrategy', "
+                      "'replication_factor': 2}", NULL, 0, NULL, &err), &err, "create ks");
+    must(cql_query(s, "CREATE TABLE two.t (id int PRIMARY KEY, v int)", NULL, 0, NULL, &err), &err, "create");
+    must(cql_wait_schema_agreement(s, 60000, &err), &err, "agreement");
+    const cql_prepared *ins, *get;
+    must(cql_prepare(s, "INSERT INTO two.t (id, v) VALUES (?, ?)", &ins, &err), &err, "prepare");
+    must(cql_prepare(s, "SELECT v FROM two.t WHERE id = ?", &get, &err), &err, "prepare");
+    for (int32_t id = 0; id < ROWS; id++) {
+        cql_value v[2] = {cql_int(id), cql_int(id * 3)};
+        cql_statement st = cql_stmt_prepared(ins, v, 2);
+        st.consistency = CQL_ALL; /* on both replicas */
+        must(cql_execute(s, &st, NULL, &err), &err, "insert");
+    }
+
+    /* Kill node 2 the hard way; node 1's failure detector tells the session. */
+    char pidfile[128];
+    snprintf(pidfile, sizeof pidfile, "%s/node2/pid", dir);
+    FILE *f = fopen(pidfile, "r");
+    assert_non_null(f);
+    int pid = 0;
+    assert_int_equal(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    if (!event_seen(&log, "STATUS_CHANGE DOWN " NODE2, 120))
+        fail_msg("no STATUS_CHANGE DOWN event for " NODE2 " within 120 s (%d events)", log.n);
+    for (int i = 0; i < 50 && hosts_up(s) != 1; i++) usleep(100 * 1000);
+    assert_int_equal(hosts_up(s), 1);
+    read_all(s, get); /* node 2's keys are read from their other replica */
+
+    /* Back up: the UP event lets the session reconnect on the next requests. */
+    assert_int_equal(cluster("start -n 2"), 0);
+    if (!event_seen(&log, "STATUS_CHANGE UP " NODE2, 120))
+        fail_msg("no STATUS_CHANGE UP event for " NODE2 " within 120 s (%d events)", log.n);
+    for (int i = 0; i < 100 && hosts_up(s) != 2; i++) {
+        read_all(s, get);
+        usleep(200 * 1000);
+    }
+    assert_int_equal(hosts_up(s), 2);
+    cql_session_close(s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_killed_node_is_reported_down_and_comes_back),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
