@@ -210,12 +210,15 @@ static float peak_lr(const train_optim_flags *f) {
 int train_optim_create(const train_optim_flags *f, nn_optim *opt, long n, cassnn_err *err) {
     const int cycling = f->schedule == NN_LR_ONE_CYCLE && f->cycle_momentum;
     const float lr = f->schedule == NN_LR_ONE_CYCLE ? peak_lr(f) : f->lr;
+    /* torch.optim.AdamW's default decay is 1e-2; SGD's and Adam's 0 */
+    const float decay = f->kind == NN_OPTIM_ADAMW && !given(f, TO_WEIGHT_DECAY) ? 1e-2f
+                                                                                : f->weight_decay;
     if (f->kind == NN_OPTIM_SGD)
         /* OneCycleLR sets the momentum to max_momentum when it starts */
         return nn_optim_sgd(opt, n, lr, cycling ? ONE_CYCLE_MAX_MOMENTUM : f->momentum,
-                            f->dampening, f->weight_decay, f->nesterov, err);
+                            f->dampening, decay, f->nesterov, err);
     return nn_optim_adam(opt, n, lr, cycling ? ONE_CYCLE_MAX_MOMENTUM : f->beta1, f->beta2,
-                         f->eps, f->weight_decay, f->kind == NN_OPTIM_ADAMW, err);
+                         f->eps, decay, f->kind == NN_OPTIM_ADAMW, err);
 }
 
 const nn_lr_schedule *train_optim_schedule(const train_optim_flags *f, nn_lr_schedule *out,
@@ -259,7 +262,8 @@ void train_optim_usage(FILE *out) {
             "  --momentum X            sgd momentum (default 0.5)\n"
             "  --dampening X --nesterov  sgd (defaults 0, off)\n"
             "  --betas B1,B2 --eps X   adam/adamw (defaults 0.9,0.999 and 1e-8)\n"
-            "  --weight-decay X        L2 penalty (sgd, adam) or decoupled decay (adamw); default 0\n"
+            "  --weight-decay X        L2 penalty (sgd, adam; default 0) or decoupled decay (adamw;\n"
+            "                          default 0.01)\n"
             "  --schedule constant|step|cosine|onecycle  learning-rate schedule (default constant)\n"
             "  --step-epochs N --gamma X   step: lr x gamma every N epochs (defaults 1, 0.1)\n"
             "  --min-lr X              cosine: down to X over the run, per batch (default 0)\n"

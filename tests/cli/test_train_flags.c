@@ -120,6 +120,8 @@ static void test_bad_flags(void **state) {
     expect_usage_error("--schedule onecycle --momentum 0.9", "one-cycle cycles the momentum");
     expect_usage_error("--schedule onecycle --pct-start 1.5", "--pct-start '1.5'");
     expect_usage_error("--schedule step --step-epochs 0", "--step-epochs '0'");
+    /* a bad value of a flag of another kind of optimizer still names the flag */
+    expect_usage_error("--optimizer adam --betas 0.9,0.99 --eps -1", "--eps '-1'");
     /* a resumed run's optimizer is the checkpoint's (refused before connecting) */
     char *out;
     const int rc = cassnn_run(&out, RUN_STDERR_MERGED, "train --keyspace ks --resume "
