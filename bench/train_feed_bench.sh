@@ -62,7 +62,9 @@ printf 'ratio streamed 16M (blob)/memory:          %.2fx\n' "$(echo "$T_stream_b
 printf 'ratio streamed 16M (list<int>)/memory:     %.2fx\n' "$(echo "$T_stream_list / $T_memory" | bc -l)"
 grep -h '^read ' /tmp/train_feed_bench.cassandra_*.log
 grep -h 'shuffle buffer' /tmp/train_feed_bench.stream_*.log
-grep -h '^Done' /tmp/train_feed_bench.*.log | sed 's/^/  /'
+for label in memory cassandra_blob cassandra_list stream_blob stream_list; do
+    printf '  %-15s %s\n' "$label" "$(grep -o 'training images in .* training' "/tmp/train_feed_bench.$label.log")"
+done
 [ "${BENCH_DEMO:-1}" = 0 ] && exit 0
 
 echo "== the tutorial end to end (tutorial layout): ingest + 3 epochs + best + predict"

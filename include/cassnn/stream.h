@@ -90,6 +90,11 @@ void data_stream_resume_at(data_stream *st, long images);
  * to answer 4 times. */
 nn_batch_source data_stream_batches(data_stream *st);
 
+/* The batch source's next, with each image's row id in ids (may be NULL):
+ * for callers that report per row (predict). */
+int data_stream_next(data_stream *st, float *x, int32_t *labels, int32_t *ids, int max,
+                     cassnn_err *err);
+
 /* Stops and joins the readers, frees everything. NULL is a no-op. */
 void data_stream_close(data_stream *st);
 

@@ -13,6 +13,7 @@
 #include "cassnn/png_dir.h"
 #include "cassnn/registry.h"
 #include "cassnn/schema.h"
+#include "cassnn/stream.h"
 #include "commands.h"
 #include "connect.h"
 
@@ -21,6 +22,7 @@ enum { BATCH = 1000 };
 typedef struct predict_args {
     const char *keyspace, *model, *table, *idx, *labels, *png, *dataset, *host;
     int port, write, quiet;
+    size_t memory_budget;
 } predict_args;
 
 static void usage(FILE *out) {
@@ -34,11 +36,13 @@ static void usage(FILE *out) {
             "  --dataset mnist|fashion  normalisation (default from the keyspace name)\n"
             "  --write               store (model_id, id, label, probability) in KS.predictions\n"
             "  --quiet               only the summary, not one line per image\n"
+            "  --memory-budget SIZE  memory for the table (e.g. 64M; default: half of MemAvailable):\n"
+            "                        a larger table is streamed instead of loaded\n"
             "  --host H --port P     the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n");
 }
 
 static int parse_args(int argc, char **argv, predict_args *a) {
-    *a = (predict_args){.table = "raw_predict"};
+    *a = (predict_args){.table = "raw_predict", .memory_budget = data_default_memory_budget()};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         const char **value = NULL;
@@ -61,6 +65,13 @@ static int parse_args(int argc, char **argv, predict_args *a) {
         else if (!strcmp(f, "--host")) value = &a->host;
         else if (!strcmp(f, "--port") && i + 1 < argc) {
             a->port = atoi(argv[++i]);
+            continue;
+        } else if (!strcmp(f, "--memory-budget") && i + 1 < argc) {
+            if (data_parse_size(argv[++i], &a->memory_budget)) {
+                fprintf(stderr, "cassnn predict: --memory-budget '%s': expected a size such as "
+                                "64M or 2G\n", argv[i]);
+                return 2;
+            }
             continue;
         }
         if (!value || i + 1 >= argc) {
@@ -103,8 +114,11 @@ static int load_model(cql_session *s, const predict_args *a, registry_model *m, 
     return registry_net_decode(m->network, m->network_len, net, err);
 }
 
-static int load_images(cql_session *s, const predict_args *a, data_images *out, char *source,
-                       size_t cap, cassnn_err *err) {
+/* Files, or a table: loaded once when it fits the budget, else streamed
+ * in token order (*stream set; *out then has the shape and row count). */
+static int load_images(cql_session *s, const predict_args *a, float mean, float std,
+                       data_images *out, data_stream **stream, char *source, size_t cap,
+                       cassnn_err *err) {
     if (a->idx) {
         snprintf(source, cap, "%s", a->idx);
         return data_idx_load(a->idx, a->labels, out, err);
@@ -114,7 +128,25 @@ static int load_images(cql_session *s, const predict_args *a, data_images *out, 
         return data_png_dir_load(a->png, 0, out, NULL, err);
     }
     snprintf(source, cap, "%s.%s", a->keyspace, a->table);
-    return data_table_load(s, a->keyspace, a->table, NULL, out, err);
+    long rows;
+    int exact;
+    if (data_table_rows(s, a->keyspace, a->table, NULL, &rows, &exact, err)) return -1;
+    const size_t need = data_load_once_bytes(rows);
+    const int streaming = need > a->memory_budget;
+    /* stderr: stdout is the predictions' CSV */
+    fprintf(stderr, "%s: %s%ld rows (%s), %.1f MB while loading %s budget %.1f MB: %s\n", source,
+            exact ? "" : "~", rows, exact ? "counted" : "system.size_estimates",
+            (double)need / 1048576.0, streaming ? ">" : "<=",
+            (double)a->memory_budget / 1048576.0, streaming ? "streaming" : "load-once");
+    if (!streaming) return data_table_load(s, a->keyspace, a->table, NULL, out, err);
+    data_stream_options o = {.memory_budget = a->memory_budget, .mean = mean, .std = std,
+                             .rows = exact ? rows : 0};
+    if (data_stream_open(stream, s, a->keyspace, a->table, &o, err)) return -1;
+    memset(out, 0, sizeof *out);
+    out->count = (size_t)data_stream_rows(*stream);
+    out->channels = 1;
+    out->rows = out->cols = 28;
+    return 0;
 }
 
 static void print_confusion(const long *confusion, int classes) {
@@ -136,8 +168,10 @@ static int predict(const predict_args *a) {
     nn_exec *exec = NULL;
     data_images images = {0};
     data_feed feed = {0};
+    data_stream *stream = NULL;
     float *x = NULL, *logp = NULL, *prob = NULL;
     int32_t *labels = NULL, *predicted = NULL, *batch_labels = NULL;
+    int32_t *row_ids = NULL, *batch_ids = NULL; /* streaming: the ids as they come */
     long *confusion = NULL;
     char source[1100], model_id[37];
     int rc = 1;
@@ -146,7 +180,7 @@ static int predict(const predict_args *a) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     if (cli_connect(a->host, a->port, 0, &s, &err) || load_model(s, a, &m, &net, &err) ||
-        load_images(s, a, &images, source, sizeof source, &err))
+        load_images(s, a, mean, std, &images, &stream, source, sizeof source, &err))
         goto fail;
     registry_uuid_format(m.id, model_id);
     if (images.channels != net.in_c || images.rows != net.in_h || images.cols != net.in_w) {
@@ -164,19 +198,33 @@ static int predict(const predict_args *a) {
     labels = malloc(sizeof *labels * (n ? n : 1));
     prob = malloc(sizeof *prob * (n ? n : 1));
     confusion = calloc((size_t)(net.classes * net.classes), sizeof *confusion);
-    if (!x || !logp || !batch_labels || !predicted || !labels || !prob || !confusion) {
+    if (stream) {
+        row_ids = malloc(sizeof *row_ids * (n ? n : 1));
+        batch_ids = malloc(sizeof *batch_ids * BATCH);
+    }
+    if (!x || !logp || !batch_labels || !predicted || !labels || !prob || !confusion ||
+        (stream && (!row_ids || !batch_ids))) {
         cassnn_err_set(&err, "out of memory for %zu images", n);
         goto fail;
     }
     if (nn_exec_create(&exec, &net, 0, BATCH, cpus > 0 ? (int)cpus : 1, 0, &err) ||
-        data_feed_init(&feed, &images, mean, std, 0, 0, &err))
+        (!stream && data_feed_init(&feed, &images, mean, std, 0, 0, &err)))
         goto fail;
-    nn_batch_source src = data_feed_batches(&feed);
+    nn_batch_source src = stream ? data_stream_batches(stream) : data_feed_batches(&feed);
+    const int32_t *ids = stream ? row_ids : images.ids;
     if (src.begin_epoch(src.ctx, 1, &err)) goto fail;
     size_t done = 0;
     long labelled = 0, correct = 0;
-    for (int got; (got = src.next(src.ctx, x, batch_labels, BATCH, &err)) != 0; done += (size_t)got) {
+    for (int got; (got = stream ? data_stream_next(stream, x, batch_labels, batch_ids, BATCH, &err)
+                                : src.next(src.ctx, x, batch_labels, BATCH, &err)) != 0;
+         done += (size_t)got) {
         if (got < 0) goto fail;
+        if (done + (size_t)got > n) {
+            cassnn_err_set(&err, "%s: more than the %zu rows counted at start (written to while "
+                                 "predicting?)", source, n);
+            goto fail;
+        }
+        if (stream) memcpy(row_ids + done, batch_ids, sizeof *batch_ids * (size_t)got);
         nn_exec_eval_batch(exec, x, NULL, got, logp, NULL, NULL);
         for (int i = 0; i < got; i++) {
             const float *row = logp + (long)i * net.classes;
@@ -194,10 +242,15 @@ static int predict(const predict_args *a) {
             }
         }
     }
+    if (done != n) {
+        cassnn_err_set(&err, "%s: %zu rows read, %zu counted at start (written to while "
+                             "predicting?)", source, done, n);
+        goto fail;
+    }
     if (!a->quiet) {
         printf("id,label,probability\n");
         for (size_t k = 0; k < n; k++)
-            printf("%d,%d,%.6f\n", images.ids[k], predicted[k], (double)prob[k]);
+            printf("%d,%d,%.6f\n", ids[k], predicted[k], (double)prob[k]);
     }
     printf("model %s predicted %zu images of %s\n", model_id, n, source);
     if (labelled > 0) {
@@ -206,7 +259,7 @@ static int predict(const predict_args *a) {
         print_confusion(confusion, net.classes);
     }
     if (a->write) {
-        if (registry_predictions_write(s, a->keyspace, m.id, images.ids, predicted, prob, n, &err))
+        if (registry_predictions_write(s, a->keyspace, m.id, ids, predicted, prob, n, &err))
             goto fail;
         printf("wrote %zu predictions to %s.predictions (model_id %s)\n", n, a->keyspace,
                model_id);
@@ -217,6 +270,9 @@ fail:
     fprintf(stderr, "cassnn predict: %s\n", err.msg);
 done:
     data_feed_free(&feed);
+    data_stream_close(stream);
+    free(row_ids);
+    free(batch_ids);
     nn_exec_free(exec);
     nn_net_free(&net);
     registry_model_free(&m);

@@ -108,6 +108,7 @@ typedef struct stream_slot {
     int position;            /* position in the epoch's range order; -1 when unused */
     int done;                /* the reader has handed over every row of the range */
     size_t filled, taken;    /* counts since the range started */
+    int32_t *ids;
     int16_t *labels;
     uint8_t *pixels;
 } stream_slot;
@@ -115,6 +116,7 @@ typedef struct stream_slot {
 /* The shuffle buffer: rows [0, count). */
 typedef struct row_buffer {
     size_t count, cap;
+    int32_t *ids;
     int16_t *labels;
     uint8_t *pixels;
 } row_buffer;
@@ -162,8 +164,7 @@ static int sink_row(void *user, const table_scan *t, const cql_result *page, int
     const size_t at = slot->filled % st->slot_rows;
     pthread_mutex_unlock(&st->lock);
     if (cancelled) return cassnn_err_set(err, "%s: stream stopped", t->what);
-    int32_t id;
-    if (table_scan_image(t, page, r, &id, &slot->labels[at],
+    if (table_scan_image(t, page, r, &slot->ids[at], &slot->labels[at],
                          slot->pixels + at * IMAGE_BYTES, err))
         return -1;
     pthread_mutex_lock(&st->lock);
@@ -245,6 +246,7 @@ static int take_input(data_stream *st, size_t to, cassnn_err *err) {
     pthread_mutex_unlock(&st->lock);
     /* The reader never writes a row the consumer has not taken. */
     row_buffer *b = &st->buffer;
+    b->ids[to] = slot->ids[at];
     b->labels[to] = slot->labels[at];
     memcpy(b->pixels + to * IMAGE_BYTES, slot->pixels + at * IMAGE_BYTES, IMAGE_BYTES);
     pthread_mutex_lock(&st->lock);
@@ -257,7 +259,7 @@ static int take_input(data_stream *st, size_t to, cassnn_err *err) {
 /* The next image of the epoch: the buffer is topped up from the input, then
  * one of its rows is drawn and replaced by the last. x may be NULL (skip). 1,
  * 0 at the end, -1 on error. */
-static int next_image(data_stream *st, float *x, int32_t *label, cassnn_err *err) {
+static int next_image(data_stream *st, float *x, int32_t *label, int32_t *id, cassnn_err *err) {
     row_buffer *b = &st->buffer;
     while (b->count < b->cap) {
         const int got = take_input(st, b->count, err);
@@ -272,8 +274,10 @@ static int next_image(data_stream *st, float *x, int32_t *label, cassnn_err *err
         for (int k = 0; k < IMAGE_BYTES; k++) x[k] = st->lut[px[k]];
     }
     *label = b->labels[j];
+    if (id) *id = b->ids[j];
     const size_t last = --b->count;
     if (j != last) {
+        b->ids[j] = b->ids[last];
         b->labels[j] = b->labels[last];
         memcpy(b->pixels + j * IMAGE_BYTES, b->pixels + last * IMAGE_BYTES, IMAGE_BYTES);
     }
@@ -312,22 +316,27 @@ static int stream_begin(void *ctx, int epoch, cassnn_err *err) {
     st->resume_at = 0;
     for (long i = 0; i < skip; i++) {
         int32_t label;
-        const int got = next_image(st, NULL, &label, err);
+        const int got = next_image(st, NULL, &label, NULL, err);
         if (got < 0) return -1;
         if (got == 0) break;
     }
     return 0;
 }
 
-static int stream_next(void *ctx, float *x, int32_t *labels, int max, cassnn_err *err) {
-    data_stream *st = ctx;
+int data_stream_next(data_stream *st, float *x, int32_t *labels, int32_t *ids, int max,
+                     cassnn_err *err) {
     int n = 0;
     for (; n < max; n++) {
-        const int got = next_image(st, x + (long)n * IMAGE_BYTES, &labels[n], err);
+        const int got = next_image(st, x + (long)n * IMAGE_BYTES, &labels[n], ids ? &ids[n] : NULL,
+                                   err);
         if (got < 0) return -1;
         if (got == 0) break;
     }
     return n;
+}
+
+static int stream_next(void *ctx, float *x, int32_t *labels, int max, cassnn_err *err) {
+    return data_stream_next(ctx, x, labels, NULL, max, err);
 }
 
 nn_batch_source data_stream_batches(data_stream *st) {
@@ -335,10 +344,11 @@ nn_batch_source data_stream_batches(data_stream *st) {
     return s;
 }
 
-static int rows_alloc(size_t n, int16_t **labels, uint8_t **pixels) {
+static int rows_alloc(size_t n, int32_t **ids, int16_t **labels, uint8_t **pixels) {
+    *ids = malloc(n * sizeof **ids);
     *labels = malloc(n * sizeof **labels);
     *pixels = malloc(n * IMAGE_BYTES);
-    return *labels && *pixels ? 0 : -1;
+    return *ids && *labels && *pixels ? 0 : -1;
 }
 
 int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, const char *table,
@@ -395,9 +405,10 @@ int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, co
     st->order = malloc((size_t)st->scan.ranges * sizeof *st->order);
     st->readers = calloc((size_t)st->scan.threads, sizeof *st->readers);
     int ok = st->slots && st->order && st->readers &&
-             rows_alloc(cap, &st->buffer.labels, &st->buffer.pixels) == 0;
+             rows_alloc(cap, &st->buffer.ids, &st->buffer.labels, &st->buffer.pixels) == 0;
     for (int i = 0; ok && i < st->n_slots; i++)
-        ok = rows_alloc(st->slot_rows, &st->slots[i].labels, &st->slots[i].pixels) == 0;
+        ok = rows_alloc(st->slot_rows, &st->slots[i].ids, &st->slots[i].labels,
+                        &st->slots[i].pixels) == 0;
     if (!ok) {
         cassnn_err_set(err, "%s: out of memory for a stream of %zu buffered rows", st->scan.what,
                        cap);
@@ -425,10 +436,12 @@ void data_stream_close(data_stream *st) {
     if (!st) return;
     if (st->readers) stop_readers(st);
     for (int i = 0; st->slots && i < st->n_slots; i++) {
+        free(st->slots[i].ids);
         free(st->slots[i].labels);
         free(st->slots[i].pixels);
     }
     free(st->slots);
+    free(st->buffer.ids);
     free(st->buffer.labels);
     free(st->buffer.pixels);
     free(st->order);

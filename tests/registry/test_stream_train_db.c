@@ -5,7 +5,8 @@
  * resumed from a mid-epoch checkpoint sees exactly the batches of the
  * uninterrupted one - the stream's order depends on the seed only; the
  * accuracy measured on the streamed test table is the one predict measures
- * on the same table loaded into memory. */
+ * on the same table loaded into memory, and predict streaming the table
+ * (--memory-budget) predicts every row as predict loading it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -33,6 +34,34 @@ static char *train_lines(const char *out, const char *after) {
         p = e ? e + 1 : NULL;
     }
     return res;
+}
+
+/* The "id,label,probability" lines of two predict outputs, matched by id:
+ * N_TEST of them, the same labels, the same probabilities but for float
+ * rounding (a batch's rows share the GEMM blocking). */
+static int same_predictions(const char *a, const char *b) {
+    static int label[2][N_TEST];
+    static double prob[2][N_TEST];
+    const char *outs[2] = {a, b};
+    for (int o = 0; o < 2; o++) {
+        for (int id = 0; id < N_TEST; id++) label[o][id] = -1;
+        const char *p = strstr(outs[o], "id,label,probability\n");
+        if (!p) return 0;
+        p = strchr(p, '\n') + 1;
+        for (int line = 0; line < N_TEST; line++) {
+            int id, l;
+            double pr;
+            if (sscanf(p, "%d,%d,%lf", &id, &l, &pr) != 3 || id < 0 || id >= N_TEST) return 0;
+            label[o][id] = l;
+            prob[o][id] = pr;
+            p += strcspn(p, "\n") + 1;
+        }
+    }
+    for (int id = 0; id < N_TEST; id++)
+        if (label[0][id] < 0 || label[0][id] != label[1][id] ||
+            fabs(prob[0][id] - prob[1][id]) > 1e-5)
+            return 0;
+    return 1;
 }
 
 static void test_train_streams_checkpoints_and_resumes(void **state) {
@@ -79,6 +108,17 @@ static void test_train_streams_checkpoints_and_resumes(void **state) {
                              last_id), 0);
     assert_true(fabs(reg_predict_accuracy(pred) - (double)last_test->accuracy) < 1e-6);
     free(pred);
+    /* predict streaming the test table (771 KB while loading > 512K) gives
+     * every row the same prediction as predict loading it */
+    char *loaded, *streamed;
+    assert_int_equal(reg_run(&loaded, "predict --keyspace " KS " --table raw_test --model %s",
+                             last_id), 0);
+    assert_int_equal(reg_run(&streamed, "predict --keyspace " KS " --table raw_test --model %s "
+                                        "--memory-budget 512K", last_id), 0);
+    assert_true(fabs(reg_predict_accuracy(streamed) - (double)last_test->accuracy) < 1e-6);
+    assert_true(same_predictions(loaded, streamed));
+    free(loaded);
+    free(streamed);
 
     char id[37], *resumed;
     registry_uuid_format(resume_from->id, id);
