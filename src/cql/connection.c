@@ -72,11 +72,20 @@ int cql_conn_inflight(const cql_conn *c) { return atomic_load(&((cql_conn *)c)->
 
 /* ------------------------------------------------------------ raw I/O */
 
-static int ssl_error_text(char *buf, size_t cap) {
+/* Why a TLS call failed: OpenSSL's queued reason, else what the socket said
+ * (saved_errno). A node that refuses the client's certificate, or wants one
+ * and got none, ends a TLS 1.3 session right after the handshake, which the
+ * client first sees as a failed write: say so when no certificate was sent. */
+static void ssl_error_text(const cql_conn *c, int saved_errno, char *buf, size_t cap) {
     unsigned long e = ERR_get_error();
-    if (!e) return snprintf(buf, cap, "%s", "TLS error");
-    ERR_error_string_n(e, buf, cap);
-    return 0;
+    if (e) {
+        ERR_error_string_n(e, buf, cap);
+        return;
+    }
+    snprintf(buf, cap, "%s%s", saved_errno ? strerror(saved_errno) : "the node ended the TLS session",
+             c->ssl && !SSL_get_certificate(c->ssl)
+                 ? " (no client certificate was sent: does the node require one? --cert/--key)"
+                 : "");
 }
 
 /* Waits until fd is readable/writable or the deadline passes. */
@@ -132,8 +141,9 @@ static int write_all(cql_conn *c, const uint8_t *p, size_t n, cassnn_err *err) {
             sigpipe_guard g;
             pthread_mutex_lock(&c->io_lock);
             sigpipe_block(&g);
+            errno = 0;
             int r = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-            int e = r > 0 ? 0 : SSL_get_error(c->ssl, r);
+            int e = r > 0 ? 0 : SSL_get_error(c->ssl, r), saved_errno = errno;
             sigpipe_unblock(&g);
             pthread_mutex_unlock(&c->io_lock);
             if (r <= 0) {
@@ -141,8 +151,8 @@ static int write_all(cql_conn *c, const uint8_t *p, size_t n, cassnn_err *err) {
                     wait_fd(c->fd, POLLOUT | POLLIN, cql_now_ms() + 100);
                     continue;
                 }
-                char msg[200];
-                ssl_error_text(msg, sizeof msg);
+                char msg[300];
+                ssl_error_text(c, saved_errno, msg, sizeof msg);
                 return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS write failed: %s", c->peer, msg);
             }
             w = r;
@@ -180,15 +190,16 @@ static int read_some(cql_conn *c, cassnn_err *err) {
         sigpipe_guard g;
         pthread_mutex_lock(&c->io_lock);
         sigpipe_block(&g);
+        errno = 0;
         int r = SSL_read(c->ssl, c->rbuf.data + c->rbuf.len, room > INT32_MAX ? INT32_MAX : (int)room);
-        int e = r > 0 ? 0 : SSL_get_error(c->ssl, r);
+        int e = r > 0 ? 0 : SSL_get_error(c->ssl, r), saved_errno = errno;
         sigpipe_unblock(&g);
         pthread_mutex_unlock(&c->io_lock);
         if (r <= 0) {
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 1;
             if (e == SSL_ERROR_ZERO_RETURN) return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: connection closed by the node", c->peer);
-            char msg[200];
-            ssl_error_text(msg, sizeof msg);
+            char msg[300];
+            ssl_error_text(c, saved_errno, msg, sizeof msg);
             return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS read failed: %s", c->peer, msg);
         }
         n = r;
@@ -528,8 +539,9 @@ static int tls_handshake(cql_conn *c, const char *host, const cql_conn_opts *o, 
     for (;;) {
         sigpipe_guard g;
         sigpipe_block(&g);
+        errno = 0;
         int r = SSL_connect(c->ssl);
-        int e = r == 1 ? 0 : SSL_get_error(c->ssl, r);
+        int e = r == 1 ? 0 : SSL_get_error(c->ssl, r), saved_errno = errno;
         sigpipe_unblock(&g);
         if (r == 1) return 0;
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -537,8 +549,8 @@ static int tls_handshake(cql_conn *c, const char *host, const cql_conn_opts *o, 
                 return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS handshake timed out", c->peer);
             continue;
         }
-        char msg[200];
-        ssl_error_text(msg, sizeof msg);
+        char msg[300];
+        ssl_error_text(c, saved_errno, msg, sizeof msg);
         long v = SSL_get_verify_result(c->ssl);
         if (v != X509_V_OK)
             return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS certificate rejected: %s", c->peer,

@@ -1,0 +1,203 @@
+/* test_secure_node_db.c - the client against a real Cassandra node that
+ * requires what production clusters do: TLS only (its certificate signed by
+ * a test CA, for the name cassnn-test-node), a client certificate from that
+ * CA, and PasswordAuthenticator. The node (127.0.0.51) is this test's own,
+ * in a temporary folder; the certificates are made with openssl and keytool.
+ * Checks: the library connects with CA verification + SNI + client
+ * certificate + SASL PLAIN; a wrong password, a wrong CA, a wrong server
+ * name, no client certificate and plain TCP are clean errors; the CLI reads
+ * the credentials from a file and from the environment. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cassnn_run.h"
+#include "cassnn/cql.h"
+#include "data/test_dir.h"
+
+#define NODE "127.0.0.51"
+#define NAME "cassnn-test-node"
+#define PW "cassnn-test-pw"
+
+static char path_buf[8][160];
+
+/* dir/name (one of a few static buffers, reused round-robin). */
+static const char *in_dir(const char *name) {
+    static int next;
+    char *p = path_buf[next++ % 8];
+    snprintf(p, sizeof path_buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+static int sh(const char *script) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && { %s; } >>certs.log 2>&1", dir, script);
+    return system(cmd);
+}
+
+static int make_certificates(void) {
+    return sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cassnn-test-ca && "
+              "openssl req -newkey rsa:2048 -nodes -keyout node.key -out node.csr -subj /CN=" NAME " && "
+              "printf 'subjectAltName=DNS:" NAME "\\n' > node.ext && "
+              "openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 2 -extfile node.ext && "
+              "openssl pkcs12 -export -in node.pem -inkey node.key -certfile ca.pem -name node -out node.p12 -passout pass:" PW " && "
+              "keytool -importcert -noprompt -alias ca -file ca.pem -keystore trust.p12 -storetype PKCS12 -storepass " PW " && "
+              "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=cassnn-client && "
+              "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 && "
+              "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca && "
+              "printf 'username=cassandra\\npassword=cassandra\\n' > creds && chmod 600 creds");
+}
+
+static int cluster(const char *action) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "CASSNN_VAR='%s/var' CASSNN_IP_BASE=51 CASSNN_HEAP=1G CASSNN_AUTH=password "
+             "CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' CASSNN_TLS_PASSWORD=" PW " "
+             "'%s/tools/cassandra/cassandra-node' %s",
+             dir, dir, dir, getenv("CASSNN_SOURCE_DIR"), action);
+    return system(cmd);
+}
+
+static void secure_config(cql_config *cfg) {
+    cql_config_init(cfg);
+    cfg->contact_points = NODE;
+    cfg->request_timeout_ms = 60000;
+    cfg->tls = 1;
+    cfg->tls_ca_file = in_dir("ca.pem");
+    cfg->tls_cert_file = in_dir("client.pem");
+    cfg->tls_key_file = in_dir("client.key");
+    cfg->tls_sni = NAME;
+    cfg->username = "cassandra";
+    cfg->password = "cassandra";
+}
+
+static int setup(void **state) {
+    if (test_dir_make(state)) return -1;
+    if (make_certificates()) {
+        fprintf(stderr, "cannot make the test certificates: see %s/certs.log\n", dir);
+        return -1;
+    }
+    if (cluster("start")) {
+        cluster("stop");
+        return -1;
+    }
+    /* The node creates its default superuser a few seconds after it starts
+     * answering: wait until a login works. */
+    cql_config cfg;
+    secure_config(&cfg);
+    cassnn_err err = {0};
+    for (int i = 0; i < 120; i++) {
+        cql_session *s;
+        if (cql_session_open(&s, &cfg, &err) == 0) {
+            cql_session_close(s);
+            return 0;
+        }
+        sleep(1);
+    }
+    fprintf(stderr, "no login within 120 s: %s\n", err.msg);
+    return -1;
+}
+
+static int teardown(void **state) {
+    cluster("stop");
+    return test_dir_remove(state);
+}
+
+static void tls_client_certificate_and_password(void **state) {
+    (void)state;
+    cql_config cfg;
+    secure_config(&cfg);
+    cfg.compression = 1;
+    cql_session *s;
+    cassnn_err err = {0};
+    if (cql_session_open(&s, &cfg, &err)) fail_msg("open: %s", err.msg);
+    cql_result *r;
+    if (cql_query(s, "SELECT release_version FROM system.local", NULL, 0, &r, &err)) fail_msg("%s", err.msg);
+    cql_str v;
+    assert_int_equal(cql_get_text(r, 0, 0, &v, &err), 0);
+    assert_true(v.len >= 4 && !memcmp(v.p, "5.0.", 4));
+    cql_result_free(r);
+    /* The logged-in role is the one the node knows. */
+    if (cql_query(s, "LIST ROLES", NULL, 0, &r, &err)) fail_msg("%s", err.msg);
+    assert_true(cql_result_row_count(r) >= 1);
+    cql_result_free(r);
+    cql_session_close(s);
+}
+
+/* Opening with cfg fails, with an error that contains want (or, when not
+ * NULL, or_want). */
+static void open_fails(const cql_config *cfg, const char *want, const char *or_want) {
+    cql_session *s;
+    cassnn_err err = {0};
+    if (cql_session_open(&s, cfg, &err) == 0) {
+        cql_session_close(s);
+        fail_msg("opened, expected an error with '%s'", want);
+    }
+    if (!strstr(err.msg, want) && !(or_want && strstr(err.msg, or_want)))
+        fail_msg("error lacks '%s': %s", want, err.msg);
+    printf("refused as expected: %s\n", err.msg);
+}
+
+static void each_wrong_part_is_a_clean_error(void **state) {
+    (void)state;
+    cql_config cfg;
+    secure_config(&cfg);
+    cfg.password = "wrong";
+    open_fails(&cfg, "BadCredentials (0x0100): Provided username cassandra and/or password are incorrect", NULL);
+    secure_config(&cfg);
+    cfg.username = cfg.password = NULL;
+    open_fails(&cfg, "requires authentication", NULL);
+    secure_config(&cfg);
+    cfg.tls_ca_file = in_dir("other.pem");
+    open_fails(&cfg, "TLS certificate rejected: self-signed certificate in certificate chain", NULL);
+    secure_config(&cfg);
+    cfg.tls_sni = "not-the-node";
+    open_fails(&cfg, "TLS certificate rejected: hostname mismatch", NULL);
+    secure_config(&cfg);
+    cfg.tls_cert_file = cfg.tls_key_file = NULL;
+    /* TLS 1.3: the node's refusal comes after the handshake; the client sees
+     * either its alert or, when the first write meets the closed socket, the
+     * end of the session. */
+    open_fails(&cfg, "tlsv13 alert certificate required", "no client certificate was sent: does the node require one?");
+    secure_config(&cfg);
+    cfg.tls = 0; /* plain CQL to a TLS port: the node drops it */
+    cfg.connect_timeout_ms = 3000;
+    open_fails(&cfg, NODE ":9042: ", NULL);
+}
+
+static void cli_reads_credentials_from_file_and_environment(void **state) {
+    (void)state;
+    char *out;
+    char tls[1024];
+    snprintf(tls, sizeof tls, "--host " NODE " --tls --ca '%s' --cert '%s' --key '%s' --sni " NAME,
+             in_dir("ca.pem"), in_dir("client.pem"), in_dir("client.key"));
+    int rc = cassnn_run(&out, RUN_STDERR_MERGED, "cql %s --credentials '%s' --format csv "
+                        "\"SELECT release_version FROM system.local\"", tls, in_dir("creds"));
+    if (rc != 0 || !strstr(out, "release_version\r\n5.0.")) fail_msg("exit %d:\n%s", rc, out);
+    free(out);
+    rc = cassnn_run(&out, RUN_STDERR_MERGED, "cql %s \"SELECT release_version FROM system.local\"", tls);
+    if (rc != 1 || !strstr(out, "requires authentication")) fail_msg("no credentials: exit %d:\n%s", rc, out);
+    free(out);
+    setenv("CASSNN_USERNAME", "cassandra", 1);
+    setenv("CASSNN_PASSWORD", "cassandra", 1);
+    rc = cassnn_run(&out, RUN_STDERR_MERGED, "cql %s \"SELECT release_version FROM system.local\"", tls);
+    unsetenv("CASSNN_USERNAME");
+    unsetenv("CASSNN_PASSWORD");
+    if (rc != 0 || !strstr(out, "(1 rows)")) fail_msg("environment credentials: exit %d:\n%s", rc, out);
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tls_client_certificate_and_password),
+        cmocka_unit_test(each_wrong_part_is_a_clean_error),
+        cmocka_unit_test(cli_reads_credentials_from_file_and_environment),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
