@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cassnn/cql.h"
+#include "cql/cql_test_events.h"
 #include "data/test_dir.h"
 
 #define NODE1 "127.0.0.41"
@@ -43,32 +44,6 @@ static int setup(void **state) {
 static int teardown(void **state) {
     cluster("stop");
     return test_dir_remove(state);
-}
-
-typedef struct event_log {
-    pthread_mutex_t lock;
-    char seen[256][160];
-    int n;
-} event_log;
-
-static void log_event(void *user, const cql_cluster_event *ev) {
-    event_log *l = user;
-    pthread_mutex_lock(&l->lock);
-    if (l->n < 256)
-        snprintf(l->seen[l->n++], sizeof l->seen[0], "%s %s %s", ev->type, ev->change, ev->address);
-    pthread_mutex_unlock(&l->lock);
-}
-
-static int event_seen(event_log *l, const char *line, int seconds) {
-    for (int tries = 0; tries < seconds * 10; tries++) {
-        pthread_mutex_lock(&l->lock);
-        int found = 0;
-        for (int i = 0; i < l->n && !found; i++) found = !strcmp(l->seen[i], line);
-        pthread_mutex_unlock(&l->lock);
-        if (found) return 1;
-        usleep(100 * 1000);
-    }
-    return 0;
 }
 
 static void must(int rc, const cassnn_err *err, const char *what) {
@@ -102,7 +77,7 @@ static void a_killed_node_is_reported_down_and_comes_back(void **state) {
     cql_config_init(&cfg);
     cfg.contact_points = NODE1;
     cfg.request_timeout_ms = 60000;
-    cfg.on_event = log_event;
+    cfg.on_event = event_log_add;
     cfg.event_user = &log;
     cql_session *s;
     cassnn_err err = {0};
@@ -144,7 +119,7 @@ static void a_killed_node_is_reported_down_and_comes_back(void **state) {
     assert_int_equal(fscanf(f, "%d", &pid), 1);
     fclose(f);
     assert_int_equal(kill(pid, SIGKILL), 0);
-    if (!event_seen(&log, "STATUS_CHANGE DOWN " NODE2, 120))
+    if (!event_log_wait(&log, "STATUS_CHANGE DOWN " NODE2 " ", 120))
         fail_msg("no STATUS_CHANGE DOWN event for " NODE2 " within 120 s (%d events)", log.n);
     for (int i = 0; i < 50 && hosts_up(s) != 1; i++) usleep(100 * 1000);
     assert_int_equal(hosts_up(s), 1);
@@ -152,7 +127,7 @@ static void a_killed_node_is_reported_down_and_comes_back(void **state) {
 
     /* Back up: the UP event lets the session reconnect on the next requests. */
     assert_int_equal(cluster("start -n 2"), 0);
-    if (!event_seen(&log, "STATUS_CHANGE UP " NODE2, 120))
+    if (!event_log_wait(&log, "STATUS_CHANGE UP " NODE2 " ", 120))
         fail_msg("no STATUS_CHANGE UP event for " NODE2 " within 120 s (%d events)", log.n);
     for (int i = 0; i < 100 && hosts_up(s) != 2; i++) {
         read_all(s, get);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cql/cql_test_env.h"
+#include "cql/cql_test_events.h"
 
 static cql_session *S;
 
@@ -606,41 +607,12 @@ static void nothing_listening_is_a_clean_error(void **state) {
     assert_non_null(strstr(err.msg, "connect"));
 }
 
-/* Events seen by a session's on_event, for the test thread to wait on. */
-typedef struct event_log {
-    pthread_mutex_t lock;
-    char seen[64][160]; /* "TYPE CHANGE address keyspace name" */
-    int n;
-} event_log;
-
-static void log_event(void *user, const cql_cluster_event *ev) {
-    event_log *l = user;
-    pthread_mutex_lock(&l->lock);
-    if (l->n < 64)
-        snprintf(l->seen[l->n++], sizeof l->seen[0], "%s %s %s %s %s", ev->type, ev->change, ev->address,
-                 ev->keyspace, ev->name);
-    pthread_mutex_unlock(&l->lock);
-}
-
-/* Waits up to 20 s for an event line starting with prefix. */
-static int event_seen(event_log *l, const char *prefix) {
-    for (int tries = 0; tries < 200; tries++) {
-        pthread_mutex_lock(&l->lock);
-        int found = 0;
-        for (int i = 0; i < l->n && !found; i++) found = !strncmp(l->seen[i], prefix, strlen(prefix));
-        pthread_mutex_unlock(&l->lock);
-        if (found) return 1;
-        usleep(100 * 1000);
-    }
-    return 0;
-}
-
 static void schema_events_are_pushed(void **state) {
     (void)state;
     event_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
     cql_config cfg;
     cql_test_config(&cfg);
-    cfg.on_event = log_event;
+    cfg.on_event = event_log_add;
     cfg.event_user = &log;
     cql_session *s;
     cassnn_err err = {0};
@@ -651,12 +623,12 @@ static void schema_events_are_pushed(void **state) {
     must(cql_query(S, "CREATE KEYSPACE cassnn_cqlevents WITH replication = "
                       "{'class': 'SimpleStrategy', 'replication_factor': 1}", NULL, 0, NULL, &err), &err, "create ks");
     must(cql_query(S, "CREATE TABLE cassnn_cqlevents.t (id int PRIMARY KEY)", NULL, 0, NULL, &err), &err, "create");
-    if (!event_seen(&log, "SCHEMA_CHANGE CREATED  cassnn_cqlevents "))
+    if (!event_log_wait(&log, "SCHEMA_CHANGE CREATED  cassnn_cqlevents ", 20))
         fail_msg("no SCHEMA_CHANGE CREATED event for the keyspace (%d events seen)", log.n);
-    if (!event_seen(&log, "SCHEMA_CHANGE CREATED  cassnn_cqlevents t"))
+    if (!event_log_wait(&log, "SCHEMA_CHANGE CREATED  cassnn_cqlevents t", 20))
         fail_msg("no SCHEMA_CHANGE CREATED event for the table (%d events seen)", log.n);
     must(cql_query(S, "DROP KEYSPACE cassnn_cqlevents", NULL, 0, NULL, &err), &err, "drop");
-    if (!event_seen(&log, "SCHEMA_CHANGE DROPPED  cassnn_cqlevents "))
+    if (!event_log_wait(&log, "SCHEMA_CHANGE DROPPED  cassnn_cqlevents ", 20))
         fail_msg("no SCHEMA_CHANGE DROPPED event (%d events seen)", log.n);
 
     /* One node: every token routes to it, and it is named as connected. */
