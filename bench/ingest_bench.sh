@@ -77,10 +77,14 @@ run "python IDX" 70000 python3 "$HERE/ingest_bench_python.py" --keyspace "$KS" \
 fresh_keyspace
 run "python CSV" 70000 python3 "$HERE/ingest_bench_python.py" --keyspace "$KS" \
     --train "$TMP/kaggle/train.csv" --predict "$TMP/kaggle/test.csv" --host "$HOST" --port "$PORT"
+fresh_keyspace --layout blob
+run "python IDX, blob layout" 70000 python3 "$HERE/ingest_bench_python.py" --keyspace "$KS" \
+    --idx "$DATA/mnist" --layout blob --host "$HOST" --port "$PORT"
 drop_keyspace
 
 ratio() { awk -v a="${SECONDS_OF[$1]}" -v b="${SECONDS_OF[$2]}" 'BEGIN { printf "%.1fx", a / b }'; }
 echo "speed-up IDX: cassnn is $(ratio "python IDX" "cassnn IDX") the Python loader"
 echo "speed-up CSV: cassnn is $(ratio "python CSV" "cassnn CSV") the Python loader"
+echo "speed-up IDX, blob layout: cassnn is $(ratio "python IDX, blob layout" "cassnn IDX, blob layout") the Python loader"
 echo "blob layout vs tutorial layout (cassnn IDX): $(ratio "cassnn IDX" "cassnn IDX, blob layout")"
 echo "(machine: $(nproc) cores, shared with other work; one run each)"

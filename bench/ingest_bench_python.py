@@ -4,10 +4,12 @@ DataStax Python driver recommends (one prepared INSERT, execute_concurrent_with_
 
 Usage:
     ingest_bench_python.py --keyspace KS (--idx DIR | --train CSV [--predict CSV])
-                           [--split 0.8] [--host H] [--port P] [--concurrency N]
+                           [--split 0.8] [--layout tutorial|blob] [--host H] [--port P]
+                           [--concurrency N]
 
 Writes the same rows as `cassnn ingest` into KS.raw_train / raw_test /
-raw_predict (which must exist: run `cassnn schema --keyspace KS` first) and
+raw_predict (or, with --layout blob, raw_*_blob: pixels as one 784-byte blob),
+which must exist (run `cassnn schema --keyspace KS [--layout blob]` first), and
 prints one line:
     python rows=N seconds=S rows_per_s=R
 The time covers reading the input and writing it, as for cassnn.
@@ -67,6 +69,7 @@ def main():
     ap.add_argument("--host", default=os.environ.get("CASSNN_HOST", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("CASSNN_PORT", "9042")))
     ap.add_argument("--concurrency", type=int, default=128)
+    ap.add_argument("--layout", choices=("tutorial", "blob"), default="tutorial")
     args = ap.parse_args()
     if bool(args.idx) == bool(args.train):
         ap.error("give exactly one of --idx and --train")
@@ -82,8 +85,12 @@ def main():
         parts = {"raw_train": rows[:head], "raw_test": rows[head:]}
         if args.predict:
             parts["raw_predict"] = csv_rows(args.predict, False)
+    blob = args.layout == "blob"
     total = 0
     for table, rows in parts.items():
+        if blob:
+            table += "_blob"
+            rows = [(label, bytes(pixels)) for label, pixels in rows]
         if table == "raw_predict":
             insert = session.prepare(f"INSERT INTO {table} (id, pixels) VALUES (?, ?)")
             params = [(i, pixels) for i, (_, pixels) in enumerate(rows)]
