@@ -34,9 +34,27 @@ static int cluster(const char *action) {
     return system(cmd);
 }
 
+/* Node 2 answering CQL does not mean node 1 lists it yet (gossip settles a
+ * moment later): wait until a session opened on node 1 discovers both. */
+static int both_nodes_listed(void) {
+    cql_config cfg;
+    cql_config_init(&cfg);
+    cfg.contact_points = NODE1;
+    for (int i = 0; i < 120; i++) {
+        cql_session *s;
+        cassnn_err err = {0};
+        int up = 0, n = cql_session_open(&s, &cfg, &err) == 0 ? cql_session_hosts(s, &up) : 0;
+        cql_session_close(s);
+        if (n == 2 && up == 2) return 1;
+        sleep(1);
+    }
+    return 0;
+}
+
 static int setup(void **state) {
     if (test_dir_make(state)) return -1;
-    if (cluster("start -n 2") == 0) return 0;
+    if (cluster("start -n 2") == 0 && both_nodes_listed()) return 0;
+    fprintf(stderr, "the two nodes did not form a cluster within 120 s\n");
     cluster("stop");
     return -1;
 }
