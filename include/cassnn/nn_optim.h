@@ -44,4 +44,9 @@ void nn_optim_free(nn_optim *o);
 /* Name of the kind: "sgd", "adam", "adamw". */
 const char *nn_optim_kind_name(nn_optim_kind kind);
 
+/* Buffer `which` (0 or 1) of o: its PyTorch state name ("momentum_buffer";
+ * "exp_avg", "exp_avg_sq") and its n floats, or NULL when o keeps no such
+ * buffer (plain SGD, SGD's second). */
+float *nn_optim_buffer(const nn_optim *o, int which, const char **name);
+
 #endif

@@ -57,6 +57,18 @@ int nn_state_save_optim(const nn_optim *o, const nn_net *net, uint8_t **buf, siz
 int nn_state_load_optim(nn_optim *o, const nn_net *net, const uint8_t *buf, size_t len,
                         cassnn_err *err);
 
+/* The optimizer's kind, hyperparameters and step as metadata pairs
+ * (optimizer, lr, momentum, dampening, weight_decay, nesterov, beta1, beta2,
+ * eps, step): meta[2*i] = key, meta[2*i+1] = value, the values kept in v.
+ * Other blobs that carry an optimizer (the registry's) add their own pairs. */
+#define NN_STATE_OPTIM_META 10
+void nn_state_optim_meta(const nn_optim *o, char v[NN_STATE_OPTIM_META][32],
+                         const char *meta[2 * NN_STATE_OPTIM_META]);
+/* Creates *o for net from st's metadata of that form (buffers zero, step
+ * set); errors name the missing or bad key. */
+int nn_state_optim_from_meta(nn_optim *o, const nn_net *net, const nn_safetensors *st,
+                             cassnn_err *err);
+
 /* File forms of the above (written through a temporary file + rename). */
 int nn_state_save_net_file(const nn_net *net, const char *path, cassnn_err *err);
 int nn_state_load_net_file(nn_net *net, const char *path, const char *fallback_model, int in_c,

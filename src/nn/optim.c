@@ -14,6 +14,15 @@ const char *nn_optim_kind_name(nn_optim_kind kind) {
     return "?";
 }
 
+float *nn_optim_buffer(const nn_optim *o, int which, const char **name) {
+    if (o->kind == NN_OPTIM_SGD) {
+        *name = "momentum_buffer";
+        return which == 0 ? o->buf1 : NULL;
+    }
+    *name = which == 0 ? "exp_avg" : "exp_avg_sq";
+    return which == 0 ? o->buf1 : o->buf2;
+}
+
 int nn_optim_sgd(nn_optim *o, long n, float lr, float momentum, float dampening,
                  float weight_decay, int nesterov, cassnn_err *err) {
     memset(o, 0, sizeof *o);

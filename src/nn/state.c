@@ -145,9 +145,25 @@ done:
 
 /* ---- optimizer ---------------------------------------------------------------- */
 
-static const char *buffer_names(nn_optim_kind kind, int which) {
-    if (kind == NN_OPTIM_SGD) return which == 0 ? "momentum_buffer" : NULL;
-    return which == 0 ? "exp_avg" : "exp_avg_sq";
+void nn_state_optim_meta(const nn_optim *o, char v[NN_STATE_OPTIM_META][32],
+                         const char *meta[2 * NN_STATE_OPTIM_META]) {
+    static const char *const keys[NN_STATE_OPTIM_META] = {
+        "optimizer", "lr", "momentum", "dampening", "weight_decay",
+        "nesterov",  "beta1", "beta2", "eps",     "step"};
+    snprintf(v[0], 32, "%s", nn_optim_kind_name(o->kind));
+    snprintf(v[1], 32, "%.9g", o->lr);
+    snprintf(v[2], 32, "%.9g", o->momentum);
+    snprintf(v[3], 32, "%.9g", o->dampening);
+    snprintf(v[4], 32, "%.9g", o->weight_decay);
+    snprintf(v[5], 32, "%d", o->nesterov);
+    snprintf(v[6], 32, "%.9g", o->beta1);
+    snprintf(v[7], 32, "%.9g", o->beta2);
+    snprintf(v[8], 32, "%.9g", o->eps);
+    snprintf(v[9], 32, "%ld", o->step);
+    for (int i = 0; i < NN_STATE_OPTIM_META; i++) {
+        meta[2 * i] = keys[i];
+        meta[2 * i + 1] = v[i];
+    }
 }
 
 int nn_state_save_optim(const nn_optim *o, const nn_net *net, uint8_t **buf, size_t *len,
@@ -166,30 +182,19 @@ int nn_state_save_optim(const nn_optim *o, const nn_net *net, uint8_t **buf, siz
             nn_net_param(net, i, &params[i]);
             const long off = params[i].data - net->params;
             for (int which = 0; which < 2; which++) {
-                const char *b = buffer_names(o->kind, which);
-                const float *data = which == 0 ? o->buf1 : o->buf2;
-                if (!b || !data) continue;
+                const char *b;
+                const float *data = nn_optim_buffer(o, which, &b);
+                if (!data) continue;
                 snprintf(names[n], sizeof names[n], "state.%d.%s", i, b);
                 entries[n] = (nn_st_entry){names[n], params[i].ndim, params[i].shape, data + off, NULL};
                 n++;
             }
         }
     }
-    char v[9][32];
-    snprintf(v[0], sizeof v[0], "%.9g", o->lr);
-    snprintf(v[1], sizeof v[1], "%.9g", o->momentum);
-    snprintf(v[2], sizeof v[2], "%.9g", o->dampening);
-    snprintf(v[3], sizeof v[3], "%.9g", o->weight_decay);
-    snprintf(v[4], sizeof v[4], "%d", o->nesterov);
-    snprintf(v[5], sizeof v[5], "%.9g", o->beta1);
-    snprintf(v[6], sizeof v[6], "%.9g", o->beta2);
-    snprintf(v[7], sizeof v[7], "%.9g", o->eps);
-    snprintf(v[8], sizeof v[8], "%ld", o->step);
-    const char *meta[] = {"format", "cassnn-optimizer", "optimizer", nn_optim_kind_name(o->kind),
-                          "lr", v[0], "momentum", v[1], "dampening", v[2], "weight_decay", v[3],
-                          "nesterov", v[4], "beta1", v[5], "beta2", v[6], "eps", v[7],
-                          "step", v[8]};
-    return nn_st_write(buf, len, entries, n, meta, sizeof meta / sizeof meta[0] / 2, err);
+    char v[NN_STATE_OPTIM_META][32];
+    const char *meta[2 * NN_STATE_OPTIM_META + 2] = {"format", "cassnn-optimizer"};
+    nn_state_optim_meta(o, v, meta + 2);
+    return nn_st_write(buf, len, entries, n, meta, NN_STATE_OPTIM_META + 1, err);
 }
 
 static int meta_number(const nn_safetensors *st, const char *key, double *out, cassnn_err *err) {
@@ -203,41 +208,48 @@ static int meta_number(const nn_safetensors *st, const char *key, double *out, c
     return 0;
 }
 
+int nn_state_optim_from_meta(nn_optim *o, const nn_net *net, const nn_safetensors *st,
+                             cassnn_err *err) {
+    memset(o, 0, sizeof *o);
+    const char *kind = nn_st_meta(st, "optimizer");
+    double lr, momentum, dampening, wd, nesterov, beta1, beta2, eps, step;
+    if (!kind) return cassnn_err_set(err, "optimizer state: metadata 'optimizer' is missing");
+    if (meta_number(st, "lr", &lr, err) || meta_number(st, "momentum", &momentum, err) ||
+        meta_number(st, "dampening", &dampening, err) ||
+        meta_number(st, "weight_decay", &wd, err) || meta_number(st, "nesterov", &nesterov, err) ||
+        meta_number(st, "beta1", &beta1, err) || meta_number(st, "beta2", &beta2, err) ||
+        meta_number(st, "eps", &eps, err) || meta_number(st, "step", &step, err))
+        return -1;
+    if (step < 0 || step > 1e15 || step != floor(step))
+        return cassnn_err_set(err, "optimizer state: step %g is not a count", step);
+    int made;
+    if (!strcmp(kind, "sgd"))
+        made = nn_optim_sgd(o, net->n_params, (float)lr, (float)momentum, (float)dampening,
+                            (float)wd, nesterov != 0, err);
+    else if (!strcmp(kind, "adam") || !strcmp(kind, "adamw"))
+        made = nn_optim_adam(o, net->n_params, (float)lr, (float)beta1, (float)beta2, (float)eps,
+                             (float)wd, !strcmp(kind, "adamw"), err);
+    else
+        made = cassnn_err_set(err, "optimizer state: unknown optimizer '%.20s'", kind);
+    if (made) return -1;
+    o->step = (long)step;
+    return 0;
+}
+
 int nn_state_load_optim(nn_optim *o, const nn_net *net, const uint8_t *buf, size_t len,
                         cassnn_err *err) {
     memset(o, 0, sizeof *o);
     nn_safetensors st;
     if (nn_st_parse(&st, buf, len, err)) return -1;
     int rc = -1;
-    const char *format = nn_st_meta(&st, "format"), *kind = nn_st_meta(&st, "optimizer");
-    double lr, momentum, dampening, wd, nesterov, beta1, beta2, eps, step;
-    if (!format || strcmp(format, "cassnn-optimizer") || !kind) {
+    const char *format = nn_st_meta(&st, "format");
+    if (!format || strcmp(format, "cassnn-optimizer")) {
         cassnn_err_set(err, "optimizer state: not a cassnn optimizer blob (metadata format '%s')",
                        format ? format : "(missing)");
         goto done;
     }
-    if (meta_number(&st, "lr", &lr, err) || meta_number(&st, "momentum", &momentum, err) ||
-        meta_number(&st, "dampening", &dampening, err) ||
-        meta_number(&st, "weight_decay", &wd, err) || meta_number(&st, "nesterov", &nesterov, err) ||
-        meta_number(&st, "beta1", &beta1, err) || meta_number(&st, "beta2", &beta2, err) ||
-        meta_number(&st, "eps", &eps, err) || meta_number(&st, "step", &step, err))
-        goto done;
-    if (step < 0 || step > 1e15 || step != floor(step)) {
-        cassnn_err_set(err, "optimizer state: step %g is not a count", step);
-        goto done;
-    }
     nn_optim loaded;
-    int made;
-    if (!strcmp(kind, "sgd"))
-        made = nn_optim_sgd(&loaded, net->n_params, (float)lr, (float)momentum, (float)dampening,
-                            (float)wd, nesterov != 0, err);
-    else if (!strcmp(kind, "adam") || !strcmp(kind, "adamw"))
-        made = nn_optim_adam(&loaded, net->n_params, (float)lr, (float)beta1, (float)beta2,
-                             (float)eps, (float)wd, !strcmp(kind, "adamw"), err);
-    else
-        made = cassnn_err_set(err, "optimizer state: unknown optimizer '%.20s'", kind);
-    if (made) goto done;
-    loaded.step = (long)step;
+    if (nn_state_optim_from_meta(&loaded, net, &st, err)) goto done;
     /* every buffer this optimizer keeps must be there once it has stepped */
     size_t expected = 0;
     for (int i = 0; i < nn_net_param_count(net); i++) {
@@ -245,9 +257,9 @@ int nn_state_load_optim(nn_optim *o, const nn_net *net, const uint8_t *buf, size
         nn_net_param(net, i, &p);
         const long off = p.data - net->params;
         for (int which = 0; which < 2; which++) {
-            const char *b = buffer_names(loaded.kind, which);
-            float *data = which == 0 ? loaded.buf1 : loaded.buf2;
-            if (!b || !data || loaded.step == 0) continue;
+            const char *b;
+            float *data = nn_optim_buffer(&loaded, which, &b);
+            if (!data || loaded.step == 0) continue;
             char name[64];
             snprintf(name, sizeof name, "state.%d.%s", i, b);
             if (nn_st_read_f32(&st, name, p.ndim, p.shape, data + off, err)) {

@@ -41,13 +41,8 @@ done:
     return rc;
 }
 
-/* Buffer tensors of an optimizer: prefix.<param name> for each buffer. */
-static const char *buffer_prefix(const nn_optim *o, int which) {
-    if (o->kind == NN_OPTIM_SGD) return which == 0 ? "momentum_buffer" : NULL;
-    return which == 0 ? "exp_avg" : "exp_avg_sq";
-}
-
-static float *buffer_data(const nn_optim *o, int which) { return which == 0 ? o->buf1 : o->buf2; }
+/* The optimizer blob: nn_state's optimizer metadata plus where the run
+ * stood (cassnn.* keys), and each buffer as <state name>.<param name>. */
 
 int registry_optim_encode(const nn_optim *opt, const nn_net *net, const registry_train_state *ts,
                           uint8_t **out, size_t *len, cassnn_err *err) {
@@ -63,55 +58,38 @@ int registry_optim_encode(const nn_optim *opt, const nn_net *net, const registry
     }
     size_t n = 0;
     for (int which = 0; which < 2; which++) {
-        const float *buf = buffer_data(opt, which);
-        if (!buf || !buffer_prefix(opt, which)) continue;
+        const char *state;
+        const float *buf = nn_optim_buffer(opt, which, &state);
+        if (!buf) continue;
         for (int i = 0; i < count; i++) {
             nn_net_param(net, i, &params[i]);
-            snprintf(names[n], sizeof names[n], "%s.%s", buffer_prefix(opt, which), params[i].name);
+            snprintf(names[n], sizeof names[n], "%s.%s", state, params[i].name);
             entries[n] = (nn_st_entry){names[n], params[i].ndim, params[i].shape,
                                        buf + (params[i].data - net->params), NULL};
             n++;
         }
     }
-    char v[14][40];
-    snprintf(v[0], sizeof v[0], "%s", nn_optim_kind_name(opt->kind));
-    snprintf(v[1], sizeof v[1], "%.9g", opt->lr);
-    snprintf(v[2], sizeof v[2], "%.9g", opt->weight_decay);
-    snprintf(v[3], sizeof v[3], "%.9g", opt->momentum);
-    snprintf(v[4], sizeof v[4], "%.9g", opt->dampening);
-    snprintf(v[5], sizeof v[5], "%d", opt->nesterov);
-    snprintf(v[6], sizeof v[6], "%.9g", opt->beta1);
-    snprintf(v[7], sizeof v[7], "%.9g", opt->beta2);
-    snprintf(v[8], sizeof v[8], "%.9g", opt->eps);
-    snprintf(v[9], sizeof v[9], "%ld", opt->step);
-    snprintf(v[10], sizeof v[10], "%d", ts->epoch);
-    snprintf(v[11], sizeof v[11], "%ld", ts->next_batch);
-    snprintf(v[12], sizeof v[12], "%llu", (unsigned long long)ts->seed);
-    snprintf(v[13], sizeof v[13], "%d", ts->batch_size);
-    const char *meta[] = {"optimizer", v[0], "lr", v[1], "weight_decay", v[2], "momentum", v[3],
-                          "dampening", v[4], "nesterov", v[5], "beta1", v[6], "beta2", v[7],
-                          "eps", v[8], "step", v[9], "cassnn.epoch", v[10],
-                          "cassnn.next_batch", v[11], "cassnn.seed", v[12],
-                          "cassnn.batch_size", v[13]};
-    int rc = nn_st_write(out, len, entries, n, meta, 14, err);
+    char v[NN_STATE_OPTIM_META][32], run[4][32];
+    const char *meta[2 * NN_STATE_OPTIM_META + 8];
+    nn_state_optim_meta(opt, v, meta);
+    snprintf(run[0], sizeof run[0], "%d", ts->epoch);
+    snprintf(run[1], sizeof run[1], "%ld", ts->next_batch);
+    snprintf(run[2], sizeof run[2], "%llu", (unsigned long long)ts->seed);
+    snprintf(run[3], sizeof run[3], "%d", ts->batch_size);
+    static const char *const run_keys[4] = {"cassnn.epoch", "cassnn.next_batch", "cassnn.seed",
+                                            "cassnn.batch_size"};
+    for (int i = 0; i < 4; i++) {
+        meta[2 * NN_STATE_OPTIM_META + 2 * i] = run_keys[i];
+        meta[2 * NN_STATE_OPTIM_META + 2 * i + 1] = run[i];
+    }
+    int rc = nn_st_write(out, len, entries, n, meta, NN_STATE_OPTIM_META + 4, err);
     free(params);
     free(entries);
     free(names);
     return rc;
 }
 
-/* A numeric metadata value; errors name the key. */
-static int meta_number(const nn_safetensors *st, const char *key, double *out, cassnn_err *err) {
-    const char *text = nn_st_meta(st, key);
-    char *end;
-    if (!text) return cassnn_err_set(err, "optimizer blob: metadata %s missing", key);
-    errno = 0;
-    *out = strtod(text, &end);
-    if (end == text || *end || errno)
-        return cassnn_err_set(err, "optimizer blob: metadata %s '%s' is not a number", key, text);
-    return 0;
-}
-
+/* An integer metadata value; errors name the key. */
 static int meta_u64(const nn_safetensors *st, const char *key, uint64_t *out, cassnn_err *err) {
     const char *text = nn_st_meta(st, key);
     char *end;
@@ -129,43 +107,25 @@ int registry_optim_decode(const uint8_t *blob, size_t len, const nn_net *net, nn
     nn_safetensors st;
     if (nn_st_parse(&st, blob, len, err)) return cassnn_err_wrap(err, "optimizer blob");
     int rc = -1;
-    double lr = 0, wd = 0, mom = 0, damp = 0, nest = 0, b1 = 0, b2 = 0, eps = 0;
-    uint64_t step = 0, epoch = 0, next_batch = 0, seed = 0, batch_size = 0;
-    const char *kind = nn_st_meta(&st, "optimizer");
-    if (!kind) {
-        cassnn_err_set(err, "optimizer blob: metadata optimizer missing");
-        goto done;
-    }
-    if (meta_number(&st, "lr", &lr, err) || meta_number(&st, "weight_decay", &wd, err) ||
-        meta_number(&st, "momentum", &mom, err) || meta_number(&st, "dampening", &damp, err) ||
-        meta_number(&st, "nesterov", &nest, err) || meta_number(&st, "beta1", &b1, err) ||
-        meta_number(&st, "beta2", &b2, err) || meta_number(&st, "eps", &eps, err) ||
-        meta_u64(&st, "step", &step, err) || meta_u64(&st, "cassnn.epoch", &epoch, err) ||
+    uint64_t epoch = 0, next_batch = 0, seed = 0, batch_size = 0;
+    if (meta_u64(&st, "cassnn.epoch", &epoch, err) ||
         meta_u64(&st, "cassnn.next_batch", &next_batch, err) ||
         meta_u64(&st, "cassnn.seed", &seed, err) ||
         meta_u64(&st, "cassnn.batch_size", &batch_size, err))
         goto done;
-    if (!strcmp(kind, "sgd")) {
-        if (nn_optim_sgd(opt, net->n_params, (float)lr, (float)mom, (float)damp, (float)wd,
-                         nest != 0.0, err))
-            goto done;
-    } else if (!strcmp(kind, "adam") || !strcmp(kind, "adamw")) {
-        if (nn_optim_adam(opt, net->n_params, (float)lr, (float)b1, (float)b2, (float)eps,
-                          (float)wd, !strcmp(kind, "adamw"), err))
-            goto done;
-    } else {
-        cassnn_err_set(err, "optimizer blob: unknown optimizer '%s'", kind);
+    if (nn_state_optim_from_meta(opt, net, &st, err)) {
+        cassnn_err_wrap(err, "optimizer blob");
         goto done;
     }
-    opt->step = (long)step;
     for (int which = 0; which < 2; which++) {
-        float *buf = buffer_data(opt, which);
-        if (!buf || !buffer_prefix(opt, which)) continue;
+        const char *state;
+        float *buf = nn_optim_buffer(opt, which, &state);
+        if (!buf) continue;
         for (int i = 0; i < nn_net_param_count(net); i++) {
             nn_param p;
             char name[64];
             nn_net_param(net, i, &p);
-            snprintf(name, sizeof name, "%s.%s", buffer_prefix(opt, which), p.name);
+            snprintf(name, sizeof name, "%s.%s", state, p.name);
             if (nn_st_read_f32(&st, name, p.ndim, p.shape, buf + (p.data - net->params), err)) {
                 cassnn_err_wrap(err, "optimizer blob");
                 nn_optim_free(opt);
