@@ -53,7 +53,8 @@ struct cql_session {
      * another live node when it dies; guarded by events_lock. */
     pthread_mutex_t events_lock;
     cql_conn *events_conn;
-    int64_t events_retry_at_ms;
+    _Atomic int64_t events_check_at_ms; /* next look at it: once a second at most,
+                                           so requests do not contend for the lock */
 
     pthread_mutex_t lock;         /* inflight + prepared cache */
     pthread_cond_t cv;
@@ -262,12 +263,13 @@ static void on_cluster_event(void *user, const cql_event *ev) {
         s->cfg.on_event(s->cfg.event_user, &(cql_cluster_event){type, change, addr, ks, name});
 }
 
-/* (Re)opens the events connection on the first live host that takes it.
- * Caller threads only (it blocks); at most one attempt per second. */
+/* (Re)opens the events connection on the first live host that takes it
+ * when it is missing or dead. Caller threads only (it blocks); it looks at
+ * most once a second. */
 static void events_maybe_reopen(cql_session *s) {
-    if (!s->cfg.events) return;
+    if (!s->cfg.events || cql_now_ms() < atomic_load(&s->events_check_at_ms)) return;
     if (pthread_mutex_trylock(&s->events_lock)) return;
-    if ((!s->events_conn || cql_conn_is_dead(s->events_conn)) && cql_now_ms() >= s->events_retry_at_ms) {
+    if (!s->events_conn || cql_conn_is_dead(s->events_conn)) {
         cql_conn_close(s->events_conn);
         s->events_conn = NULL;
         cql_conn_opts o = conn_opts(s);
@@ -279,8 +281,8 @@ static void events_maybe_reopen(cql_session *s) {
             if (atomic_load(&h->up) && cql_conn_open(&s->events_conn, h->addr, h->port, &o, &e))
                 s->events_conn = NULL;
         }
-        s->events_retry_at_ms = cql_now_ms() + 1000;
     }
+    atomic_store(&s->events_check_at_ms, cql_now_ms() + 1000);
     pthread_mutex_unlock(&s->events_lock);
 }
 
