@@ -1,7 +1,7 @@
 /* test_secure_node_db.c - the client against a real Cassandra node that
  * requires what production clusters do: TLS only (its certificate signed by
  * a test CA, for the name cassnn-test-node), a client certificate from that
- * CA, and PasswordAuthenticator. The node (127.0.0.51) is this test's own,
+ * CA, and PasswordAuthenticator. The node ($CASSNN_SUBNET.51, default 127.0.0.51) is this test's own,
  * in a temporary folder; the certificates are made with openssl and keytool.
  * Checks: the library connects with CA verification + SNI + client
  * certificate + SASL PLAIN; a wrong password, a wrong CA, a wrong server
@@ -20,8 +20,10 @@
 #include "cassnn_run.h"
 #include "cassnn/cql.h"
 #include "data/test_dir.h"
+#include "test_net.h"
 
-#define NODE "127.0.0.51"
+/* $CASSNN_SUBNET.51 (test_net.h) */
+static char NODE[32];
 #define NAME "cassnn-test-node"
 #define PW "cassnn-test-pw"
 
@@ -57,10 +59,10 @@ static int make_certificates(void) {
 static int cluster(const char *action) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "CASSNN_VAR='%s/var' CASSNN_IP_BASE=51 CASSNN_HEAP=1G CASSNN_AUTH=password "
+             "CASSNN_VAR='%s/var' CASSNN_SUBNET=%s CASSNN_IP_BASE=51 CASSNN_HEAP=1G CASSNN_AUTH=password "
              "CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' CASSNN_TLS_PASSWORD=" PW " "
              "'%s/tools/cassandra/cassandra-node' %s",
-             dir, dir, dir, getenv("CASSNN_SOURCE_DIR"), action);
+             dir, test_subnet(), dir, dir, getenv("CASSNN_SOURCE_DIR"), action);
     return system(cmd);
 }
 
@@ -78,6 +80,7 @@ static void secure_config(cql_config *cfg) {
 }
 
 static int setup(void **state) {
+    test_node_addr(NODE, 51);
     if (test_dir_make(state)) return -1;
     if (make_certificates()) {
         fprintf(stderr, "cannot make the test certificates: see %s/certs.log\n", dir);
@@ -168,14 +171,16 @@ static void each_wrong_part_is_a_clean_error(void **state) {
     secure_config(&cfg);
     cfg.tls = 0; /* plain CQL to a TLS port: the node drops it */
     cfg.connect_timeout_ms = 3000;
-    open_fails(&cfg, NODE ":9042: ", NULL);
+    char refused[48];
+    snprintf(refused, sizeof refused, "%s:9042: ", NODE);
+    open_fails(&cfg, refused, NULL);
 }
 
 static void cli_reads_credentials_from_file_and_environment(void **state) {
     (void)state;
     char *out;
     char tls[1024];
-    snprintf(tls, sizeof tls, "--host " NODE " --tls --ca '%s' --cert '%s' --key '%s' --sni " NAME,
+    snprintf(tls, sizeof tls, "--host %s --tls --ca '%s' --cert '%s' --key '%s' --sni " NAME, NODE,
              in_dir("ca.pem"), in_dir("client.pem"), in_dir("client.key"));
     int rc = cassnn_run(&out, RUN_STDERR_MERGED, "cql %s --credentials '%s' --format csv "
                         "\"SELECT release_version FROM system.local\"", tls, in_dir("creds"));

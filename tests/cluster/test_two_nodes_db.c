@@ -1,10 +1,10 @@
 /* test_two_nodes_db.c - the client on a real two-node cluster of its own
- * (127.0.0.41-42, started and stopped by tools/cassandra/cassandra-node in a
- * temporary folder, beside the shared test node): both nodes are discovered,
- * requests route to both, a killed node is reported DOWN by the cluster's
- * STATUS_CHANGE event and marked down without a request being sent to it,
- * reads at CL ONE go on through the other replica (RF 2), and the node is
- * used again once it is back up. */
+ * ($CASSNN_SUBNET.41-42, default 127.0.0.41-42, started and stopped by
+ * tools/cassandra/cassandra-node in a temporary folder, beside the shared
+ * test node): both nodes are discovered, requests route to both, a killed
+ * node is reported DOWN by the cluster's STATUS_CHANGE event and marked down
+ * without a request being sent to it, reads at CL ONE go on through the
+ * other replica (RF 2), and the node is used again once it is back up. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,17 +20,19 @@
 #include "cassnn/cql.h"
 #include "cql/cql_test_events.h"
 #include "data/test_dir.h"
+#include "test_net.h"
 
-#define NODE1 "127.0.0.41"
-#define NODE2 "127.0.0.42"
+/* $CASSNN_SUBNET.41 and .42 (test_net.h) */
+static char NODE1[32], NODE2[32];
 #define ROWS 200
 
 /* Runs the node script on this test's cluster; returns its exit status. */
 static int cluster(const char *action) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "CASSNN_VAR='%s' CASSNN_IP_BASE=41 CASSNN_HEAP=1G '%s/tools/cassandra/cassandra-node' %s",
-             dir, getenv("CASSNN_SOURCE_DIR"), action);
+             "CASSNN_VAR='%s' CASSNN_SUBNET=%s CASSNN_IP_BASE=41 CASSNN_HEAP=1G "
+             "'%s/tools/cassandra/cassandra-node' %s",
+             dir, test_subnet(), getenv("CASSNN_SOURCE_DIR"), action);
     return system(cmd);
 }
 
@@ -52,6 +54,8 @@ static int both_nodes_listed(void) {
 }
 
 static int setup(void **state) {
+    test_node_addr(NODE1, 41);
+    test_node_addr(NODE2, 42);
     if (test_dir_make(state)) return -1;
     if (cluster("start -n 2") == 0 && both_nodes_listed()) return 0;
     fprintf(stderr, "the two nodes did not form a cluster within 120 s\n");
@@ -137,8 +141,10 @@ static void a_killed_node_is_reported_down_and_comes_back(void **state) {
     assert_int_equal(fscanf(f, "%d", &pid), 1);
     fclose(f);
     assert_int_equal(kill(pid, SIGKILL), 0);
-    if (!event_log_wait(&log, "STATUS_CHANGE DOWN " NODE2 " ", 120))
-        fail_msg("no STATUS_CHANGE DOWN event for " NODE2 " within 120 s (%d events)", log.n);
+    char expect[64];
+    snprintf(expect, sizeof expect, "STATUS_CHANGE DOWN %s ", NODE2);
+    if (!event_log_wait(&log, expect, 120))
+        fail_msg("no STATUS_CHANGE DOWN event for %s within 120 s (%d events)", NODE2, log.n);
     for (int i = 0; i < 50 && hosts_up(s) != 1; i++) usleep(100 * 1000);
     assert_int_equal(hosts_up(s), 1);
     read_all(s, get, CQL_ONE); /* node 2's keys are read from their other replica */
@@ -148,8 +154,9 @@ static void a_killed_node_is_reported_down_and_comes_back(void **state) {
      * the restart once found no row on node 2 (killed, not drained: it may
      * lack writes of its last commit-log sync period until read repair). */
     assert_int_equal(cluster("start -n 2"), 0);
-    if (!event_log_wait(&log, "STATUS_CHANGE UP " NODE2 " ", 120))
-        fail_msg("no STATUS_CHANGE UP event for " NODE2 " within 120 s (%d events)", log.n);
+    snprintf(expect, sizeof expect, "STATUS_CHANGE UP %s ", NODE2);
+    if (!event_log_wait(&log, expect, 120))
+        fail_msg("no STATUS_CHANGE UP event for %s within 120 s (%d events)", NODE2, log.n);
     for (int i = 0; i < 100 && hosts_up(s) != 2; i++) {
         read_all(s, get, CQL_QUORUM);
         usleep(200 * 1000);
