@@ -23,6 +23,7 @@
 #include "cassnn/cql.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
+#include "cassnn/nn_train.h"
 
 /* ---- ids ---- */
 
@@ -108,6 +109,55 @@ int registry_best(cql_session *s, const char *keyspace, registry_metric by,
 /* Deletes the row with this id from whichever table holds it; fails when
  * neither does. */
 int registry_delete(cql_session *s, const char *keyspace, const uint8_t id[16], cassnn_err *err);
+
+/* ---- a training run's checkpoints ---- */
+
+/* What every checkpoint of one training run shares (borrowed). */
+typedef struct registry_run {
+    const nn_net *net;
+    const nn_optim *opt;
+    uint64_t seed;
+    int batch_size;
+} registry_run;
+
+/* Where the run continues after progress point p: the batch after it,
+ * which opens the next epoch when p was the epoch's last. */
+registry_train_state registry_state_after(const registry_run *r, const nn_train_progress *p);
+
+/* The models_train row of progress point p (epoch, batch_percent, the
+ * batch's loss) with the run's net and optimizer as they are now and
+ * registry_state_after(p). */
+int registry_train_row(registry_model *out, const registry_run *r, const nn_train_progress *p,
+                       cassnn_err *err);
+
+/* The models_test row of a test (loss: mean NLL, accuracy) taken before
+ * epoch next_epoch, the one a run resumed from it starts with. */
+int registry_test_row(registry_model *out, const registry_run *r, int next_epoch,
+                      const nn_eval_stats *t, cassnn_err *err);
+
+/* Checkpoint `id` (text) of keyspace: creates its net and its optimizer and
+ * says where its run stood, for a run resumed from it. The caller frees net
+ * and opt. */
+int registry_load_checkpoint(cql_session *s, const char *keyspace, const char *id, nn_net *net,
+                             nn_optim *opt, registry_train_state *ts, cassnn_err *err);
+
+/* ---- model files ---- */
+
+typedef struct registry_import_options {
+    const char *network_path;    /* a network blob as a file (models export, train --save) */
+    const char *optimizer_path;  /* NULL, or an optimizer blob for that network */
+    float loss, accuracy;        /* NAN when unknown (stored as null) */
+} registry_import_options;
+
+/* Checks that the files decode (the network into a net, the optimizer for
+ * it), then stores them as a new models_test row; its id in id_out. Errors
+ * name the file. */
+int registry_import_files(cql_session *s, const char *keyspace, const registry_import_options *o,
+                          uint8_t id_out[16], cassnn_err *err);
+
+/* Writes the network blob of model id to path; *bytes = its size. */
+int registry_export_network(cql_session *s, const char *keyspace, const uint8_t id[16],
+                            const char *path, size_t *bytes, cassnn_err *err);
 
 /* ---- asynchronous checkpoint writer ---- */
 

@@ -8,7 +8,6 @@
  * a run stopped by Ctrl-C or a node failure reports how far it got, and the
  * same command run again completes it.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,15 +21,16 @@
 #include "cassnn/ingest.h"
 #include "cassnn/png_dir.h"
 #include "cassnn/schema.h"
+#include "args.h"
 #include "commands.h"
-#include "connect.h"
 
 enum { MAX_SETS = DATA_INGEST_MAX_SETS, TRAIN = 0, TEST = 1, PREDICT = 2 };
 
 typedef struct ingest_args {
-    const char *keyspace, *train, *predict, *idx, *png, *table, *dataset, *mirror, *datacenter, *host;
+    const char *keyspace, *train, *predict, *idx, *png, *table, *dataset, *mirror, *datacenter;
     double split;
-    int replication, skip_bad, verify, blob_layout, concurrency, port;
+    int replication, skip_bad, verify, blob_layout, concurrency;
+    conn_options conn;
 } ingest_args;
 
 typedef struct loaded_set {
@@ -63,94 +63,47 @@ static void usage(FILE *out) {
             "                    tables, pixels as one 784-byte blob: faster)\n"
             "  --skip-bad        skip and count bad rows/images instead of failing\n"
             "  --verify          read the tables back and compare counts and checksums\n"
-            "  --concurrency N   INSERTs in flight (default 128)\n"
-            "  --host H --port P the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n");
+            "  --concurrency N   INSERTs in flight (default 128)\n");
 }
 
-static int parse_args(int argc, char **argv, ingest_args *a) {
-    static const struct option options[] = {
-        {"keyspace", required_argument, NULL, 'k'}, {"train", required_argument, NULL, 't'},
-        {"split", required_argument, NULL, 's'},    {"predict", required_argument, NULL, 'p'},
-        {"idx", required_argument, NULL, 'i'},      {"png", required_argument, NULL, 'g'},
-        {"table", required_argument, NULL, 'T'},    {"dataset", required_argument, NULL, 'd'},
-        {"replication", required_argument, NULL, 'r'}, {"dc", required_argument, NULL, 'D'},
-        {"layout", required_argument, NULL, 'l'},   {"skip-bad", no_argument, NULL, 'S'},
-        {"verify", no_argument, NULL, 'v'},         {"concurrency", required_argument, NULL, 'c'},
-        {"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'P'},
-        {"mirror", required_argument, NULL, 'm'},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+static int parse_args(int argc, char **argv, ingest_args *a, cli_command *cmd) {
+    static const char *const layouts[] = {"tutorial", "blob", NULL};
+    *a = (ingest_args){.split = 0.8, .replication = 1, .concurrency = 128};
+    conn_options_init(&a->conn);
+    const cli_flag flags[] = {
+        CLI_FLAG("keyspace", CLI_TEXT, &a->keyspace),
+        CLI_FLAG("train", CLI_TEXT, &a->train),
+        CLI_RANGE("split", CLI_NUMBER, &a->split, 1e-9, 1.0),
+        CLI_FLAG("predict", CLI_TEXT, &a->predict),
+        CLI_FLAG("idx", CLI_TEXT, &a->idx),
+        CLI_FLAG("png", CLI_TEXT, &a->png),
+        CLI_FLAG("table", CLI_TEXT, &a->table),
+        CLI_FLAG("dataset", CLI_TEXT, &a->dataset),
+        CLI_FLAG("mirror", CLI_TEXT, &a->mirror),
+        CLI_RANGE("replication", CLI_INT, &a->replication, 1, 100),
+        CLI_FLAG("dc", CLI_TEXT, &a->datacenter),
+        CLI_CHOICES("layout", &a->blob_layout, layouts),
+        CLI_FLAG("skip-bad", CLI_SWITCH, &a->skip_bad),
+        CLI_FLAG("verify", CLI_SWITCH, &a->verify),
+        CLI_RANGE("concurrency", CLI_INT, &a->concurrency, 1, 100000),
+        CLI_END,
     };
-    *a = (ingest_args){.split = 0.8, .replication = 1};
-    int c;
-    char *end;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'k': a->keyspace = optarg; break;
-        case 't': a->train = optarg; break;
-        case 's':
-            a->split = strtod(optarg, &end);
-            if (*end || !(a->split > 0.0 && a->split <= 1.0)) {
-                fprintf(stderr, "cassnn ingest: --split %s: expected a fraction in (0, 1]\n", optarg);
-                return 2;
-            }
-            break;
-        case 'p': a->predict = optarg; break;
-        case 'i': a->idx = optarg; break;
-        case 'g': a->png = optarg; break;
-        case 'T': a->table = optarg; break;
-        case 'd': a->dataset = optarg; break;
-        case 'm': a->mirror = optarg; break;
-        case 'r':
-            a->replication = (int)strtol(optarg, &end, 10);
-            if (*end || a->replication < 1) {
-                fprintf(stderr, "cassnn ingest: --replication %s: expected N >= 1\n", optarg);
-                return 2;
-            }
-            break;
-        case 'D': a->datacenter = optarg; break;
-        case 'l':
-            if (strcmp(optarg, "tutorial") && strcmp(optarg, "blob")) {
-                fprintf(stderr, "cassnn ingest: --layout %s: expected tutorial or blob\n", optarg);
-                return 2;
-            }
-            a->blob_layout = !strcmp(optarg, "blob");
-            break;
-        case 'S': a->skip_bad = 1; break;
-        case 'v': a->verify = 1; break;
-        case 'c': a->concurrency = atoi(optarg); break;
-        case 'H': a->host = optarg; break;
-        case 'P': a->port = atoi(optarg); break;
-        case 'h': usage(stdout); return -1;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "cassnn ingest: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!a->train && !a->predict && !a->idx && !a->png && !a->dataset) {
-        fprintf(stderr, "cassnn ingest: nothing to ingest (give --train, --predict, --idx, "
-                        "--dataset or --png)\n");
-        usage(stderr);
-        return 2;
-    }
-    if (!a->png != !a->table) {
-        fprintf(stderr, "cassnn ingest: --png DIR and --table T go together\n");
-        return 2;
-    }
+    *cmd = (cli_command){.name = "ingest", .usage = usage, .flags = flags, .conn = &a->conn};
+    const int st = cli_parse(cmd, argc, argv);
+    cmd->flags = NULL; /* the table lives on this stack frame */
+    if (st != CLI_GO) return st;
+    if (!a->train && !a->predict && !a->idx && !a->png && !a->dataset)
+        return cli_usage_error(cmd, "nothing to ingest (give --train, --predict, --idx, "
+                                    "--dataset or --png)");
+    if (!a->png != !a->table) return cli_usage_error(cmd, "--png DIR and --table T go together");
     const data_dataset *ds = a->dataset ? data_dataset_named(a->dataset) : NULL;
-    if (a->dataset && !ds) {
-        fprintf(stderr, "cassnn ingest: --dataset %s: expected mnist or fashion\n", a->dataset);
-        return 2;
-    }
+    if (a->dataset && !ds)
+        return cli_usage_error(cmd, "--dataset %s: expected mnist or fashion", a->dataset);
     if (!a->keyspace) a->keyspace = ds ? ds->keyspace : "mnist_digits";
-    if (!registry_valid_name(a->keyspace) || (a->table && !registry_valid_name(a->table))) {
-        fprintf(stderr, "cassnn ingest: keyspace and table names are letters, digits and _ "
-                        "(at most 48)\n");
-        return 2;
-    }
-    return 0;
+    if (!registry_valid_name(a->keyspace) || (a->table && !registry_valid_name(a->table)))
+        return cli_usage_error(cmd, "keyspace and table names are letters, digits and _ "
+                                    "(at most 48)");
+    return CLI_GO;
 }
 
 static const char *raw_table(const ingest_args *a, int which) {
@@ -329,11 +282,11 @@ static void on_interrupt(int sig) {
 }
 
 /* Connects, creates/checks the schema, writes, verifies. */
-static int write_sets(const ingest_args *a, loaded_set *sets, size_t n) {
+static int write_sets(const ingest_args *a, const cli_command *cmd, loaded_set *sets, size_t n) {
     cassnn_err err = {0};
     cql_session *s = NULL;
-    int concurrency = a->concurrency > 0 ? a->concurrency : 128;
-    if (cli_connect(a->host, a->port, concurrency, &s, &err)) {
+    const int concurrency = a->concurrency;
+    if (conn_open(cmd->conn, NULL, concurrency, &s, &err)) {
         fprintf(stderr, "cassnn ingest: %s (nothing written)\n", err.msg);
         return 1;
     }
@@ -403,8 +356,9 @@ static int write_sets(const ingest_args *a, loaded_set *sets, size_t n) {
 
 int cmd_ingest(int argc, char **argv) {
     ingest_args a;
-    int status = parse_args(argc, argv, &a);
-    if (status) return status < 0 ? 0 : status;
+    cli_command cmd;
+    int status = parse_args(argc, argv, &a, &cmd);
+    if (status != CLI_GO) return status;
 
     loaded_set sets[MAX_SETS];
     memset(sets, 0, sizeof sets);
@@ -414,7 +368,7 @@ int cmd_ingest(int argc, char **argv) {
         fprintf(stderr, "cassnn ingest: %s (nothing written)\n", err.msg);
         status = 1;
     } else {
-        status = write_sets(&a, sets, n);
+        status = write_sets(&a, &cmd, sets, n);
     }
     for (size_t i = 0; i < MAX_SETS; i++) data_images_free(&sets[i].images);
     return status;

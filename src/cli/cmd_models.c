@@ -9,8 +9,8 @@
 #include "cassnn/nn_safetensors.h"
 #include "cassnn/registry.h"
 #include "cassnn/schema.h"
+#include "args.h"
 #include "commands.h"
-#include "connect.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -25,8 +25,7 @@ static void usage(FILE *out) {
             "  export ID FILE           its network blob as a .safetensors file (PyTorch-readable)\n"
             "  import FILE [--optimizer FILE] [--loss X] [--accuracy X]\n"
             "                           store a .safetensors network as a new models_test row\n"
-            "  delete ID                remove a checkpoint\n"
-            "  --host H --port P        the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n");
+            "  delete ID                remove a checkpoint\n");
 }
 
 static void format_time(int64_t ms, char *out, size_t cap) {
@@ -110,135 +109,93 @@ static int do_show(cql_session *s, const char *ks, const char *text, cassnn_err 
 static int do_export(cql_session *s, const char *ks, const char *text, const char *path,
                      cassnn_err *err) {
     uint8_t id[16];
-    registry_model m;
-    if (registry_uuid_parse(text, id, err) || registry_get(s, ks, id, &m, err)) return -1;
-    int rc = m.network ? nn_file_write(path, m.network, m.network_len, err)
-                       : cassnn_err_set(err, "model %s has no network blob", text);
-    if (rc == 0) printf("wrote %s (%zu bytes)\n", path, m.network_len);
-    registry_model_free(&m);
-    return rc;
-}
-
-/* A network file must decode into a net before it is stored. */
-static int do_import(cql_session *s, const char *ks, const char *path, const char *optim_path,
-                     float loss, float accuracy, cassnn_err *err) {
-    registry_model m = {.table = REGISTRY_TEST, .epoch = -1, .loss = loss, .accuracy = accuracy};
-    nn_net net;
-    if (nn_file_read(path, &m.network, &m.network_len, err)) return -1;
-    if (registry_net_decode(m.network, m.network_len, &net, err)) {
-        registry_model_free(&m);
-        return cassnn_err_wrap(err, "%s", path);
-    }
-    int rc = 0;
-    if (optim_path) {
-        nn_optim opt;
-        rc = nn_file_read(optim_path, &m.optimizer, &m.optimizer_len, err);
-        if (rc == 0 && (rc = registry_optim_decode(m.optimizer, m.optimizer_len, &net, &opt, NULL,
-                                                   err)) == 0)
-            nn_optim_free(&opt);
-        if (rc) cassnn_err_wrap(err, "%s", optim_path);
-    }
-    nn_net_free(&net);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    m.upload_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    if (rc == 0) rc = registry_uuid_v4(m.id, err);
-    if (rc == 0) rc = registry_insert(s, ks, &m, err);
-    if (rc == 0) {
-        char id[37];
-        registry_uuid_format(m.id, id);
-        printf("%s\n", id);
-    }
-    registry_model_free(&m);
-    return rc;
-}
-
-static int parse_float(const char *flag, const char *text, float *out) {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !isfinite(v)) {
-        fprintf(stderr, "cassnn models: %s '%s': expected a number\n", flag, text);
+    size_t bytes;
+    if (registry_uuid_parse(text, id, err) || registry_export_network(s, ks, id, path, &bytes, err))
         return -1;
-    }
-    *out = (float)v;
+    printf("wrote %s (%zu bytes)\n", path, bytes);
     return 0;
 }
 
-int cmd_models(int argc, char **argv) {
-    const char *keyspace = NULL, *host = NULL, *optim_path = NULL, *by = "accuracy";
-    const char *args[3] = {0};
-    int n_args = 0, port = 0, explain = 0;
-    float loss = NAN, accuracy = NAN;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int has_value = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--keyspace") && has_value) {
-            keyspace = argv[++i];
-        } else if (!strcmp(a, "--host") && has_value) {
-            host = argv[++i];
-        } else if (!strcmp(a, "--port") && has_value) {
-            port = atoi(argv[++i]);
-        } else if (!strcmp(a, "--by") && has_value) {
-            by = argv[++i];
-        } else if (!strcmp(a, "--explain")) {
-            explain = 1;
-        } else if (!strcmp(a, "--optimizer") && has_value) {
-            optim_path = argv[++i];
-        } else if (!strcmp(a, "--loss") && has_value) {
-            if (parse_float(a, argv[++i], &loss)) return 2;
-        } else if (!strcmp(a, "--accuracy") && has_value) {
-            if (parse_float(a, argv[++i], &accuracy)) return 2;
-        } else if (a[0] == '-' || n_args == 3) {
-            fprintf(stderr, "cassnn models: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else {
-            args[n_args++] = a;
-        }
-    }
-    static const struct { const char *name; int args; } actions[] = {
+static int do_import(cql_session *s, const char *ks, const registry_import_options *o,
+                     cassnn_err *err) {
+    uint8_t id[16];
+    if (registry_import_files(s, ks, o, id, err)) return -1;
+    char text[37];
+    registry_uuid_format(id, text);
+    printf("%s\n", text);
+    return 0;
+}
+
+static int do_delete(cql_session *s, const char *ks, const char *text, cassnn_err *err) {
+    uint8_t id[16];
+    if (registry_uuid_parse(text, id, err) || registry_delete(s, ks, id, err)) return -1;
+    printf("deleted %s\n", text);
+    return 0;
+}
+
+typedef struct models_args {
+    conn_options conn;
+    const char *keyspace;
+    registry_import_options import;
+    double loss, accuracy;
+    int by, explain;                /* by: 0 accuracy, 1 loss */
+    const char *args[3];
+} models_args;
+
+enum { LIST, BEST, SHOW, EXPORT, IMPORT, DELETE, ACTIONS };
+
+static int parse(int argc, char **argv, models_args *a, cli_command *cmd, int *action) {
+    memset(a, 0, sizeof *a);
+    conn_options_init(&a->conn);
+    a->loss = a->accuracy = NAN;
+    static const char *const metrics[] = {"accuracy", "loss", NULL};
+    const cli_flag flags[] = {
+        CLI_FLAG("keyspace", CLI_TEXT, &a->keyspace),
+        CLI_CHOICES("by", &a->by, metrics),
+        CLI_FLAG("explain", CLI_SWITCH, &a->explain),
+        CLI_FLAG("optimizer", CLI_TEXT, &a->import.optimizer_path),
+        CLI_RANGE("loss", CLI_NUMBER, &a->loss, -HUGE_VAL, HUGE_VAL),
+        CLI_RANGE("accuracy", CLI_NUMBER, &a->accuracy, -HUGE_VAL, HUGE_VAL),
+        CLI_END,
+    };
+    *cmd = (cli_command){.name = "models", .usage = usage, .flags = flags, .conn = &a->conn,
+                         .args = a->args, .max_args = 3};
+    const int st = cli_parse(cmd, argc, argv);
+    cmd->flags = NULL; /* the table lives on this stack frame */
+    if (st != CLI_GO) return st;
+    static const struct { const char *name; int args; } actions[ACTIONS] = {
         {"list", 1}, {"best", 1}, {"show", 2}, {"export", 3}, {"import", 2}, {"delete", 2}};
-    int action = -1;
-    for (int k = 0; n_args > 0 && k < 6; k++)
-        if (!strcmp(args[0], actions[k].name)) action = k;
-    if (action < 0 || n_args != actions[action].args) {
-        fprintf(stderr, "cassnn models: expected list, best, show ID, export ID FILE, import FILE "
-                        "or delete ID\n");
-        usage(stderr);
-        return 2;
-    }
-    if (!keyspace || !registry_valid_name(keyspace)) {
-        fprintf(stderr, "cassnn models: --keyspace KS is required (letters, digits, _)\n");
-        return 2;
-    }
-    if (strcmp(by, "accuracy") && strcmp(by, "loss")) {
-        fprintf(stderr, "cassnn models: --by %s: expected accuracy or loss\n", by);
-        return 2;
-    }
+    *action = -1;
+    for (int k = 0; cmd->n_args > 0 && k < ACTIONS; k++)
+        if (!strcmp(a->args[0], actions[k].name)) *action = k;
+    if (*action < 0 || cmd->n_args != actions[*action].args)
+        return cli_usage_error(cmd, "expected list, best, show ID, export ID FILE, import FILE "
+                                    "or delete ID");
+    if (!a->keyspace || !registry_valid_name(a->keyspace))
+        return cli_usage_error(cmd, "--keyspace KS is required (letters, digits, _)");
+    a->import.network_path = a->args[1];
+    a->import.loss = (float)a->loss;
+    a->import.accuracy = (float)a->accuracy;
+    return CLI_GO;
+}
+
+int cmd_models(int argc, char **argv) {
+    models_args a;
+    cli_command cmd;
+    int action, rc = parse(argc, argv, &a, &cmd, &action);
+    if (rc != CLI_GO) return rc;
     cassnn_err err = {0};
     cql_session *s;
-    if (cli_connect(host, port, 0, &s, &err)) {
-        fprintf(stderr, "cassnn models: %s\n", err.msg);
-        return 1;
-    }
-    int rc;
-    uint8_t id[16];
+    if (cli_connect(&cmd, NULL, 0, &s)) return 1;
     switch (action) {
-    case 0: rc = do_list(s, keyspace, &err); break;
-    case 1:
-        rc = do_best(s, keyspace, strcmp(by, "loss") ? REGISTRY_BY_ACCURACY : REGISTRY_BY_LOSS,
-                     explain, &err);
+    case LIST: rc = do_list(s, a.keyspace, &err); break;
+    case BEST:
+        rc = do_best(s, a.keyspace, a.by ? REGISTRY_BY_LOSS : REGISTRY_BY_ACCURACY, a.explain, &err);
         break;
-    case 2: rc = do_show(s, keyspace, args[1], &err); break;
-    case 3: rc = do_export(s, keyspace, args[1], args[2], &err); break;
-    case 4: rc = do_import(s, keyspace, args[1], optim_path, loss, accuracy, &err); break;
-    default:
-        rc = registry_uuid_parse(args[1], id, &err) || registry_delete(s, keyspace, id, &err);
-        if (rc == 0) printf("deleted %s\n", args[1]);
-        break;
+    case SHOW: rc = do_show(s, a.keyspace, a.args[1], &err); break;
+    case EXPORT: rc = do_export(s, a.keyspace, a.args[1], a.args[2], &err); break;
+    case IMPORT: rc = do_import(s, a.keyspace, &a.import, &err); break;
+    default: rc = do_delete(s, a.keyspace, a.args[1], &err); break;
     }
     cql_session_close(s);
     if (rc) fprintf(stderr, "cassnn models: %s\n", err.msg);
