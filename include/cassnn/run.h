@@ -1,7 +1,7 @@
-/* run.h - a training run and a predict run: what `cassnn train` and
- * `cassnn predict` do between reading their flags and printing, for every
- * front end (the cassnn program, a model server, a program embedding
- * libcassnn).
+/* run.h - an ingest run, a training run and a predict run: what `cassnn
+ * ingest`, `cassnn train` and `cassnn predict` do between reading their
+ * flags and printing, for every front end (the cassnn program, a model
+ * server, a program embedding libcassnn).
  *
  * A training run reads its images from the raw tables of a keyspace or from
  * IDX files, builds the net from a description (or restores a checkpoint's
@@ -21,6 +21,9 @@
  *
  * The library never prints: what a front end shows comes through the
  * callbacks of run_events and the structs the calls fill.
+ *
+ * An ingest run reads and validates image files, then writes them into the
+ * raw tables.
  *
  * Ownership and threads: a run borrows the session (which must outlive it)
  * and every string of its options; run_train_close frees the run. One run
@@ -43,10 +46,13 @@
 #ifndef CASSNN_RUN_H
 #define CASSNN_RUN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cassnn/cql.h"
+#include "cassnn/images.h"
+#include "cassnn/ingest.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
 #include "cassnn/nn_train.h"
@@ -79,6 +85,14 @@ typedef struct run_stream_info {
 /* Callbacks, each optional (NULL), called on the thread that drives the run. */
 typedef struct run_events {
     void *user;
+    /* ingest */
+    void (*skipped)(void *user, const char *source, const data_load_stats *st); /* bad records
+                                                                                 * left out */
+    void (*downloading)(void *user, const char *what, const char *path); /* path NULL: that
+                                                                          * mirror failed */
+    void (*written)(void *user, size_t done, size_t total); /* rows confirmed; at most every
+                                                             * 100 ms and at the end */
+    /* training and prediction */
     void (*planned)(void *user, const run_tables_plan *p);
     void (*loaded)(void *user, size_t rows, double seconds);  /* load-once tables read */
     void (*streaming)(void *user, const run_stream_info *s);
@@ -184,6 +198,66 @@ typedef struct run_train_report {
  * the registry holds the final model (or there is no registry), -1 when it
  * does not; report (may be NULL) says what happened. */
 int run_train_close(run_train *r, run_train_report *report);
+
+/* ---- ingest ---- */
+
+typedef struct run_ingest_options {
+    const char *keyspace;          /* NULL: the dataset's (mnist_fashion), else mnist_digits */
+    const char *train_csv;         /* labelled Kaggle CSV: first part raw_train, rest raw_test */
+    double split;                  /* the first part's fraction, in (0, 1]: 0.8 */
+    const char *predict_csv;       /* unlabelled CSV into raw_predict */
+    const char *idx_dir;           /* train-* IDX files into raw_train, t10k-* into raw_test */
+    const char *dataset;           /* "mnist" or "fashion": the published IDX files (dataset.h),
+                                    * downloaded when missing ... */
+    const char *mirror;            /* ... from here (NULL: the usual mirrors) */
+    const char *png_dir;           /* DIR/<label>/<name>.png ... */
+    const char *png_table;         /* ... into this table (created when missing) */
+    int blob_layout;               /* 1: the raw_*_blob tables (pixels as one blob) */
+    int skip_bad;                  /* 1: leave bad records out (events->skipped) instead of failing */
+    int replication;               /* creating the keyspace: replicas, 1 */
+    const char *datacenter;        /* NULL: SimpleStrategy, else NetworkTopologyStrategy */
+    int concurrency;               /* INSERTs in flight: 128 */
+    volatile sig_atomic_t *stop;   /* may be NULL; non-zero: submit no more rows */
+} run_ingest_options;
+
+/* Ingest's defaults (every field above). */
+void run_ingest_defaults(run_ingest_options *o);
+
+/* One image set bound for one table. */
+typedef struct run_ingest_set {
+    const char *table;
+    char source[1200];             /* where its rows came from */
+    data_images images;
+    size_t written;                /* rows the node acknowledged */
+} run_ingest_set;
+
+/* An ingest in its three steps: read and validate every source (no
+ * connection yet: bad input never leaves a half-written table), create or
+ * check the schema, write. Rows are upserts by id: a stopped ingest is
+ * completed by running it again. */
+typedef struct run_ingest {
+    run_ingest_options o;          /* keyspace filled in; strings borrowed */
+    run_events events;
+    size_t n;
+    run_ingest_set sets[DATA_INGEST_MAX_SETS];
+    size_t total, retried;         /* rows of all sets; writes sent again after a timeout */
+    double seconds;                /* writing time */
+} run_ingest;
+
+/* Reads every source into ri (ids checked unique per table). */
+int run_ingest_load(run_ingest *ri, const run_ingest_options *o, const run_events *events,
+                    cassnn_err *err);
+
+/* Creates or checks the keyspace and tables the sets need. */
+int run_ingest_schema(run_ingest *ri, cql_session *s, cassnn_err *err);
+
+/* Writes every set (sets[i].written filled also on failure). */
+int run_ingest_write(run_ingest *ri, cql_session *s, cassnn_err *err);
+
+/* Reads the tables back and compares row counts and checksums. */
+int run_ingest_verify(const run_ingest *ri, cql_session *s, cassnn_err *err);
+
+void run_ingest_free(run_ingest *ri);
 
 /* ---- prediction ---- */
 

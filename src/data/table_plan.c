@@ -12,7 +12,7 @@
 /* The ring is sampled in RING_RANGES equal ranges, at most SAMPLE_RANGES of
  * them, spread over it; below ENOUGH_ROWS rows counted in the sample the
  * table is counted exactly instead. */
-enum { RING_RANGES = 256, SAMPLE_RANGES = 16, ENOUGH_ROWS = 1000 };
+enum { RING_RANGES = 256, SAMPLE_RANGES = 16, ENOUGH_ROWS = 1000, COUNT_PAGE_ROWS = 1000 };
 
 size_t data_row_bytes(size_t image_bytes) { return image_bytes + sizeof(int16_t) + sizeof(int32_t); }
 
@@ -62,9 +62,12 @@ static int add_count(void *user, const table_scan *t, const cql_result *page, in
 int data_table_count(cql_session *s, const char *keyspace, const char *table,
                      const data_scan_options *o, long *rows, cassnn_err *err) {
     table_scan scan;
-    /* Fewer, larger ranges than a read: a count answers one row per range. */
+    /* Fewer, larger ranges than a read: a count answers one row per range.
+     * Its page size is the node's internal page while it counts: rows are
+     * read there, not sent, so pages larger than a read's are fine. */
     data_scan_options co = o ? *o : (data_scan_options){0};
     if (co.ranges <= 0) co.ranges = 64;
+    if (co.page_size <= 0) co.page_size = COUNT_PAGE_ROWS;
     if (table_scan_open(&scan, s, keyspace, table, "count(*)", &co, err)) return -1;
     long *counts = calloc((size_t)scan.threads, sizeof *counts);
     void **users = calloc((size_t)scan.threads, sizeof *users);
@@ -89,7 +92,7 @@ int data_table_count(cql_session *s, const char *keyspace, const char *table,
 static int count_sample(cql_session *s, const char *keyspace, const char *table,
                         data_table_size *out, cassnn_err *err) {
     table_scan scan;
-    const data_scan_options o = {.ranges = RING_RANGES, .threads = 1};
+    const data_scan_options o = {.ranges = RING_RANGES, .threads = 1, .page_size = COUNT_PAGE_ROWS};
     if (table_scan_open(&scan, s, keyspace, table, "count(*)", &o, err)) return -1;
     out->sampled_rows = 0;
     out->ring_ranges = RING_RANGES;
