@@ -1,7 +1,8 @@
 /* report.c - a run's tables as the `cassnn` program shows them (report.h). */
 #include "report.h"
 
-const char *cli_human_bytes(size_t n, char *buf, size_t cap) {
+/* "47.6 MB" into buf; returns buf. */
+static const char *human_bytes(size_t n, char *buf, size_t cap) {
     const char *units[] = {"B", "KB", "MB", "GB", "TB"};
     double v = (double)n;
     int u = 0;
@@ -16,10 +17,10 @@ static void print_plan(void *user, const run_tables_plan *p) {
     for (int i = 0; i < p->n; i++)
         fprintf(out, "%s.%s: %s, %s in memory, %s while loading: %s\n", p->keyspace,
                 p->tables[i], data_table_size_text(&p->sizes[i], size, sizeof size),
-                cli_human_bytes(p->plan.load_bytes[i] / 2, a, sizeof a),
-                cli_human_bytes(p->plan.load_bytes[i], b, sizeof b),
+                human_bytes(p->plan.load_bytes[i] / 2, a, sizeof a),
+                human_bytes(p->plan.load_bytes[i], b, sizeof b),
                 p->plan.stream_budget[i] ? "streaming" : "load-once");
-    cli_human_bytes(p->memory_budget, c, sizeof c);
+    human_bytes(p->memory_budget, c, sizeof c);
     const char *what = p->n == 1 ? "the table" : "both tables";
     if (p->plan.kind == DATA_PLAN_LOAD_ALL)
         fprintf(out, "%s fit%s the memory budget %s: loaded once\n", what, p->n == 1 ? "s" : "", c);
@@ -45,7 +46,7 @@ static void print_stream(void *user, const run_stream_info *s) {
     if (s->shuffled) fprintf(user, "through a shuffle buffer of %zu rows", s->buffer_rows);
     else fprintf(user, "in token order");
     fprintf(user, "; the stream holds at most %s of its %s budget\n",
-            cli_human_bytes(s->memory, a, sizeof a), cli_human_bytes(s->budget, b, sizeof b));
+            human_bytes(s->memory, a, sizeof a), human_bytes(s->budget, b, sizeof b));
 }
 
 run_events cli_table_events(FILE *out) {

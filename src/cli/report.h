@@ -12,7 +12,4 @@
  * NULL). */
 run_events cli_table_events(FILE *out);
 
-/* "47.6 MB" into buf; returns buf. */
-const char *cli_human_bytes(size_t n, char *buf, size_t cap);
-
 #endif

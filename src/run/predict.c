@@ -125,6 +125,7 @@ int run_predict(cql_session *s, const run_predict_options *o, const run_events *
     memset(out, 0, sizeof *out);
     const run_events none = {0};
     if (!events) events = &none;
+    if (!s) return cassnn_err_set(err, "a predict run needs a session: its model is in the registry");
     if (!o->keyspace || !registry_valid_name(o->keyspace) ||
         (o->table && !registry_valid_name(o->table)))
         return cassnn_err_set(err, "keyspace and table names are letters, digits and _ (at most 48)");

@@ -19,8 +19,8 @@ int run_sources_open_tables(run_source *out, int n, cql_session *s, const char *
                             const char *const *tables, size_t budget, const run_events *events,
                             cassnn_err *err) {
     run_tables_plan p = {.keyspace = keyspace, .n = n, .memory_budget = budget};
+    memset(out, 0, (size_t)n * sizeof *out);
     for (int i = 0; i < n; i++) {
-        memset(&out[i], 0, sizeof out[i]);
         out[i].keyspace = keyspace;
         out[i].table = p.tables[i] = tables[i];
         if (data_table_size_of(s, keyspace, tables[i], &p.sizes[i], err)) return -1;
