@@ -265,32 +265,9 @@ static int rows_alloc(size_t n, size_t image_bytes, int32_t **ids, int16_t **lab
     return *ids && *labels && *pixels ? 0 : -1;
 }
 
-int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, const char *table,
-                     const data_stream_options *o, cassnn_err *err) {
-    *out = NULL;
-    data_stream *st = calloc(1, sizeof *st);
-    if (!st) return cassnn_err_set(err, "%s.%s: out of memory", keyspace, table);
-    pthread_mutex_init(&st->lock, NULL);
-    pthread_cond_init(&st->changed, NULL);
-    st->shuffle = o->shuffle;
-    st->seed = o->seed;
-    for (int v = 0; v < 256; v++) st->lut[v] = ((float)v / 255.0f - o->mean) / o->std;
-    /* The epoch size must be exact (progress lines, checkpoint positions):
-     * an estimate will not do. */
-    st->rows = o->rows;
-    data_shape shape = o->shape;
-    int found = 1;
-    if (table_scan_open(&st->scan, s, keyspace, table, "id, label, pixels", &o->scan, err) ||
-        (!shape.channels && data_table_shape(s, keyspace, table, &shape, &found, err)) ||
-        (st->rows <= 0 && data_table_count(s, keyspace, table, &o->scan, &st->rows, err)))
-        goto fail;
-    if (!found || st->rows <= 0) {
-        cassnn_err_set(err, "%s has no rows to stream", st->scan.what);
-        goto fail;
-    }
-    table_scan_set_shape(&st->scan, shape);
-    st->image_bytes = st->scan.image_bytes;
-    st->row_bytes = data_row_bytes(st->image_bytes);
+/* Sizes the slots, pages and shuffle buffer within the budget; fails when
+ * the budget cannot hold the readers' slots and pages and one row. */
+static int size_stream(data_stream *st, const data_stream_options *o, cassnn_err *err) {
     /* Readers work ahead of the consumer on up to two ranges each. A slot
      * holds a whole range when the budget allows (rows spread evenly over
      * the ring, plus a margin), so a reader finishes its range ahead instead
@@ -322,21 +299,51 @@ int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, co
                             "with pages of %d rows need %zu bytes, plus %zu per buffered row",
                        st->scan.what, o->memory_budget, st->scan.threads, st->scan.page_size,
                        fixed, st->row_bytes);
-        goto fail;
+        return -1;
     }
     st->buffer.cap = cap;
+    return 0;
+}
+
+int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, const char *table,
+                     const data_stream_options *o, cassnn_err *err) {
+    *out = NULL;
+    data_stream *st = calloc(1, sizeof *st);
+    if (!st) return cassnn_err_set(err, "%s.%s: out of memory", keyspace, table);
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->changed, NULL);
+    st->shuffle = o->shuffle;
+    st->seed = o->seed;
+    for (int v = 0; v < 256; v++) st->lut[v] = ((float)v / 255.0f - o->mean) / o->std;
+    /* The epoch size must be exact (progress lines, checkpoint positions):
+     * an estimate will not do. */
+    st->rows = o->rows;
+    data_shape shape = o->shape;
+    int found = 1;
+    if (table_scan_open(&st->scan, s, keyspace, table, "id, label, pixels", &o->scan, err) ||
+        (!shape.channels && data_table_shape(s, keyspace, table, &shape, &found, err)) ||
+        (st->rows <= 0 && data_table_count(s, keyspace, table, &o->scan, &st->rows, err)))
+        goto fail;
+    if (!found || st->rows <= 0) {
+        cassnn_err_set(err, "%s has no rows to stream", st->scan.what);
+        goto fail;
+    }
+    table_scan_set_shape(&st->scan, shape);
+    st->image_bytes = st->scan.image_bytes;
+    st->row_bytes = data_row_bytes(st->image_bytes);
+    if (size_stream(st, o, err)) goto fail;
     st->slots = calloc((size_t)st->n_slots, sizeof *st->slots);
     st->order = malloc((size_t)st->scan.ranges * sizeof *st->order);
     st->readers = calloc((size_t)st->scan.threads, sizeof *st->readers);
     int ok = st->slots && st->order && st->readers &&
-             rows_alloc(cap, st->image_bytes, &st->buffer.ids, &st->buffer.labels,
+             rows_alloc(st->buffer.cap, st->image_bytes, &st->buffer.ids, &st->buffer.labels,
                         &st->buffer.pixels) == 0;
     for (int i = 0; ok && i < st->n_slots; i++)
         ok = rows_alloc(st->slot_rows, st->image_bytes, &st->slots[i].ids, &st->slots[i].labels,
                         &st->slots[i].pixels) == 0;
     if (!ok) {
         cassnn_err_set(err, "%s: out of memory for a stream of %zu buffered rows", st->scan.what,
-                       cap);
+                       st->buffer.cap);
         goto fail;
     }
     *out = st;
