@@ -511,6 +511,7 @@ static void node_dies_mid_way(int mode) {
     cfg.port = rl.port;
     cfg.discover_peers = 0; /* the peers' real addresses would bypass the relay */
     cfg.request_timeout_ms = 20000;
+    cfg.retry_budget_ms = 1000; /* how long a request waits for a node to come back */
     cql_session *s;
     cassnn_err err = {0};
     must(cql_session_open(&s, &cfg, &err), &err, "open through relay");
@@ -633,7 +634,7 @@ static void schema_events_are_pushed(void **state) {
 
     /* One node: every token routes to it, and it is named as connected. */
     int order[4];
-    assert_int_equal(cql_session_route(s, cql_murmur3_token((const uint8_t *)"\0\0\0\x07", 4), order, 4), 1);
+    assert_int_equal(cql_session_route(s, NULL, cql_murmur3_token((const uint8_t *)"\0\0\0\x07", 4), order, 4), 1);
     assert_non_null(cql_session_host_name(s, order[0]));
     assert_null(cql_session_host_name(s, 1));
     cql_session_close(s);
