@@ -112,17 +112,18 @@ int registry_delete(cql_session *s, const char *keyspace, const uint8_t id[16], 
 /* ---- asynchronous checkpoint writer ---- */
 
 /* Inserts rows on its own thread so that training never waits for the
- * node. A failed insert is retried (with a growing pause) `retries` times;
- * one that still fails is counted and its error kept for the final report. */
+ * node. The session retries a failed insert (an idempotent upsert) as its
+ * policy says, within its time budget (cql.h); a row it gives up on is
+ * counted and its error kept for the final report. */
 typedef struct registry_writer registry_writer;
 
 typedef struct registry_writer_report {
-    long submitted, written, failed, retried;
+    long submitted, written, failed;
+    long retried;               /* requests the session sent again while the inserts ran */
     char first_error[512];      /* "" when nothing failed */
 } registry_writer_report;
 
-int registry_writer_open(registry_writer **out, cql_session *s, const char *keyspace, int retries,
-                         cassnn_err *err);
+int registry_writer_open(registry_writer **out, cql_session *s, const char *keyspace, cassnn_err *err);
 /* Queues m (ownership passes to the writer, also on failure). Never waits
  * for the network. */
 int registry_writer_submit(registry_writer *w, registry_model *m, cassnn_err *err);

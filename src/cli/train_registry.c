@@ -145,7 +145,7 @@ int train_registry_start(train_registry *r, const nn_net *net, const nn_optim *o
     r->opt = opt;
     r->seed = seed;
     r->batch_size = batch_size;
-    return registry_writer_open(&r->writer, r->session, r->keyspace, 3, err);
+    return registry_writer_open(&r->writer, r->session, r->keyspace, err);
 }
 
 /* Builds a row and queues it; a failure here is counted by the writer's
