@@ -433,7 +433,9 @@ static int connect_upstream(int port) {
     return fd;
 }
 
-/* One thread relays every connection pair with poll(). */
+/* One thread relays every connection pair with poll(). The node closing
+ * its side ends every pair (the node died); a client closing one of its
+ * connections ends only that pair. */
 static void *relay_main(void *arg) {
     relay *rl = arg;
     struct pollfd fds[64];
@@ -469,10 +471,20 @@ static void *relay_main(void *arg) {
             if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             char buf[65536];
             ssize_t k = read(fds[i].fd, buf, sizeof buf);
-            if (k <= 0 || write(fds[peer[i]].fd, buf, (size_t)k) != k) {
-                atomic_store(&rl->mode, 1); /* one side gone: cut everything */
+            if (k > 0 && write(fds[peer[i]].fd, buf, (size_t)k) == k) continue;
+            int client = k <= 0 ? i % 2 == 1 : peer[i] % 2 == 1; /* which side is gone */
+            if (!client) {
+                atomic_store(&rl->mode, 1); /* the node is gone: cut everything */
                 break;
             }
+            /* the client closed this connection (pairs are client, node) */
+            int first = i % 2 == 1 ? i : i - 1;
+            close(fds[first].fd);
+            close(fds[first + 1].fd);
+            memmove(&fds[first], &fds[first + 2], (size_t)(n - first - 2) * sizeof fds[0]);
+            n -= 2;
+            for (int j = 1; j < n; j++) peer[j] = j % 2 == 1 ? j + 1 : j - 1;
+            break; /* revents of the moved entries belong to the next poll */
         }
     }
     for (int i = 0; i < n; i++) close(fds[i].fd);
