@@ -24,13 +24,15 @@ void cql_agreement_describe(const cql_agreement_node *nodes, int n, char *out, s
     size_t len = 0;
     out[0] = '\0';
     for (int i = 0; i < n && len < cap; i++) {
-        char v[37] = "";
-        if (nodes[i].answered) topology_uuid_text(nodes[i].version, v);
-        int w = snprintf(out + len, cap - len, "%s%s %s", i ? "; " : "", nodes[i].address,
-                         !nodes[i].up ? "down (not asked)" : nodes[i].answered ? "up, schema " : "up, no answer");
+        cql_buf v = {0};
+        if (nodes[i].answered)
+            cql_cell_format((cql_cell){nodes[i].version, 16}, (cql_type){CQL_TYPE_UUID, 0, 0}, &v, "");
+        int w = snprintf(out + len, cap - len, "%s%s %s%.*s", i ? "; " : "", nodes[i].address,
+                         !nodes[i].up ? "down (not asked)" : nodes[i].answered ? "up, schema " : "up, no answer",
+                         (int)v.len, v.data ? (const char *)v.data : "");
+        cql_buf_free(&v);
         if (w < 0) break;
         len += (size_t)w;
-        if (nodes[i].answered && len < cap) len += (size_t)snprintf(out + len, cap - len, "%s", v);
     }
 }
 

@@ -488,31 +488,37 @@ int cql_response_error(cql_response *resp, cassnn_err *err) {
     return -1;
 }
 
-int cql_conn_query(cql_conn *c, const char *q, const cql_value *values, size_t n_values, int timeout_ms,
-                   cql_result **out, cassnn_err *err) {
-    cql_buf vals = {0}, frame = {0};
+void cql_frame_control_query(cql_buf *frame, const char *q, const cql_value *values, size_t n_values) {
+    cql_buf vals = {0};
     for (size_t i = 0; i < n_values; i++) cql_value_encode(&vals, &values[i]);
     cql_query_params p = {.consistency = CQL_ONE};
-    cql_encode_query(&frame, 0, q, vals.data, vals.len, (uint16_t)n_values, &p);
-    cql_response resp;
-    int rc = vals.oom ? cassnn_err_set(err, "%s: out of memory", c->peer)
-                      : cql_conn_call(c, &frame, timeout_ms, &resp, err);
+    cql_encode_query(frame, 0, q, vals.data, vals.len, (uint16_t)n_values, &p);
+    if (vals.oom) frame->oom = 1;
     cql_buf_free(&vals);
+}
+
+int cql_response_rows(cql_response *resp, const char *q, cql_result **out, cassnn_err *err) {
+    if (resp->h.opcode == CQL_OP_ERROR) return cql_response_error(resp, err);
+    if (resp->h.opcode != CQL_OP_RESULT) {
+        free(resp->body);
+        return cassnn_err_code(err, CQL_ERR_CONNECTION, "cql: \"%.120s\" answered with opcode 0x%02x", q,
+                               resp->h.opcode);
+    }
+    if (cql_decode_result(resp->body, resp->len, resp->offset, NULL, out, err)) return -1;
+    if ((*out)->kind == CQL_RESULT_ROWS) return 0;
+    cql_result_free(*out);
+    *out = NULL;
+    return cassnn_err_set(err, "cql: \"%.120s\" returned no rows", q);
+}
+
+int cql_conn_query(cql_conn *c, const char *q, const cql_value *values, size_t n_values, int timeout_ms,
+                   cql_result **out, cassnn_err *err) {
+    cql_buf frame = {0};
+    cql_response resp;
+    cql_frame_control_query(&frame, q, values, n_values);
+    int rc = cql_conn_call(c, &frame, timeout_ms, &resp, err);
     cql_buf_free(&frame);
-    if (rc) return -1;
-    if (resp.h.opcode == CQL_OP_ERROR) return cql_response_error(&resp, err);
-    if (resp.h.opcode != CQL_OP_RESULT) {
-        free(resp.body);
-        return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: query answered with opcode 0x%02x", c->peer,
-                               resp.h.opcode);
-    }
-    if (cql_decode_result(resp.body, resp.len, resp.offset, NULL, out, err)) return -1;
-    if ((*out)->kind != CQL_RESULT_ROWS) {
-        cql_result_free(*out);
-        *out = NULL;
-        return cassnn_err_set(err, "%s: \"%.120s\" returned no rows", c->peer, q);
-    }
-    return 0;
+    return rc ? -1 : cql_response_rows(&resp, q, out, err);
 }
 
 /* ------------------------------------------------------- handshake */

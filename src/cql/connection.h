@@ -77,6 +77,11 @@ int cql_conn_holders(const cql_conn *c);
 int cql_conn_query(cql_conn *c, const char *query, const cql_value *values, size_t n_values, int timeout_ms,
                    cql_result **out, cassnn_err *err);
 
+/* The frame of such a query (frame->oom when it could not be built). */
+void cql_frame_control_query(cql_buf *frame, const char *query, const cql_value *values, size_t n_values);
+/* The rows a response to query carries (the response is consumed); -1 for
+ * an ERROR, another opcode or a result that is not rows. */
+int cql_response_rows(cql_response *resp, const char *query, cql_result **out, cassnn_err *err);
 /* Turns an ERROR response into err (consuming its body); returns -1. */
 int cql_response_error(cql_response *resp, cassnn_err *err);
 

@@ -7,11 +7,6 @@
 
 #include "cql/session.h"
 
-struct replaced_replication {
-    const cql_replication *r;
-    struct replaced_replication *next;
-};
-
 /* ------------------------------------------------------ the map, parsed */
 
 static int ends_with(cql_str s, const char *suffix) {
@@ -78,37 +73,29 @@ int cql_replication_parse(cql_cell map, cql_type type, cql_replication *out, cas
 /* ------------------------------------------------------- the keyspaces */
 
 void keyspaces_init(cql_keyspaces *k) {
-    memset(k, 0, sizeof *k);
+    *k = (cql_keyspaces){.head = NULL};
     pthread_mutex_init(&k->lock, NULL);
 }
 
 void keyspaces_free(cql_keyspaces *k) {
-    while (k->head) {
-        cql_keyspace *ks = k->head;
-        k->head = ks->next;
+    for (cql_keyspace *ks = k->head, *next; ks; ks = next) {
+        next = ks->next;
         free((void *)atomic_load(&ks->replication));
         free(ks);
     }
-    while (k->replaced) {
-        struct replaced_replication *r = k->replaced;
-        k->replaced = r->next;
-        free((void *)r->r);
-        free(r);
-    }
+    cql_kept_free_all(&k->replaced);
     pthread_mutex_destroy(&k->lock);
 }
 
 /* Publishes r (may be NULL) as ks's replication, keeping the old one. */
 static int publish(cql_keyspaces *k, cql_keyspace *ks, cql_replication *r, cassnn_err *err) {
-    struct replaced_replication *keep = malloc(sizeof *keep);
-    if (!keep) {
+    cql_kept *node = cql_kept_node();
+    if (!node) {
         free(r);
         return cassnn_err_set(err, "cql: out of memory");
     }
     pthread_mutex_lock(&k->lock);
-    keep->r = atomic_exchange(&ks->replication, r);
-    keep->next = k->replaced;
-    k->replaced = keep;
+    cql_kept_push(&k->replaced, node, (void *)atomic_exchange(&ks->replication, r), free);
     pthread_mutex_unlock(&k->lock);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "cassnn/cql.h"
+#include "cql/kept.h"
 #include "cql/routing.h"
 
 typedef struct cql_keyspace {
@@ -25,7 +26,7 @@ typedef struct cql_keyspace {
 typedef struct cql_keyspaces {
     pthread_mutex_t lock; /* the list and the replaced replications */
     cql_keyspace *head;
-    struct replaced_replication *replaced;
+    cql_kept *replaced;
 } cql_keyspaces;
 
 /* The replication map of a system_schema.keyspaces row ({'class': ...,

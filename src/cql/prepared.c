@@ -8,30 +8,21 @@
 
 #include "cql/session.h"
 
-struct replaced_result {
-    cql_result *r;
-    struct replaced_result *next;
-};
-
 void prepared_cache_init(cql_prepared_cache *c) {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->lock, NULL);
 }
 
+static void result_free(void *r) { cql_result_free(r); }
+
 void prepared_cache_free(cql_prepared_cache *c) {
-    while (c->head) {
-        cql_prepared *p = c->head;
-        c->head = p->next;
+    for (cql_prepared *p = c->head, *next; p; p = next) {
+        next = p->next;
         cql_result_free(atomic_load(&p->res));
         free(p->query);
         free(p);
     }
-    while (c->replaced) {
-        struct replaced_result *r = c->replaced;
-        c->replaced = r->next;
-        cql_result_free(r->r);
-        free(r);
-    }
+    cql_kept_free_all(&c->replaced);
     pthread_mutex_destroy(&c->lock);
 }
 
@@ -156,7 +147,7 @@ static void on_reprepared(void *user, cql_response *resp, const cassnn_err *err)
     }
     cassnn_err e = {0};
     cql_result *r;
-    struct replaced_result *keep = malloc(sizeof *keep);
+    cql_kept *keep = cql_kept_node();
     if (!keep || prepared_result(resp, &r, &e)) {
         if (!keep) free(resp->body);
         free(keep);
@@ -166,10 +157,8 @@ static void on_reprepared(void *user, cql_response *resp, const cassnn_err *err)
         return;
     }
     cql_prepared *p = (cql_prepared *)rq->reprep;
-    pthread_mutex_lock(&c->lock);
-    keep->r = atomic_exchange(&p->res, r); /* requests in flight may still read it */
-    keep->next = c->replaced;
-    c->replaced = keep;
+    pthread_mutex_lock(&c->lock); /* requests in flight may still read the old one */
+    cql_kept_push(&c->replaced, keep, atomic_exchange(&p->res, r), result_free);
     pthread_mutex_unlock(&c->lock);
     rq->prefer_host = rq->host; /* it is prepared there now */
     worker_schedule(rq->s, rq, 0);

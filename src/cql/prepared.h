@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "cassnn/cql.h"
+#include "cql/kept.h"
 #include "cql/keyspace.h"
 #include "cql/retry.h"
 
@@ -26,7 +27,7 @@ struct cql_prepared {
 typedef struct cql_prepared_cache {
     pthread_mutex_t lock;     /* the list and the replaced results */
     cql_prepared *head;
-    struct replaced_result *replaced;
+    cql_kept *replaced;
 } cql_prepared_cache;
 
 void prepared_cache_init(cql_prepared_cache *c);

@@ -328,6 +328,7 @@ int session_control_call(cql_session *s, const cql_buf *frame, cql_response *res
     /* The worker never waits for a node: it is the one that brings them back. */
     const int may_wait = !worker_is_current(s);
     const int64_t started = cql_now_ms();
+    if (frame->oom) return cassnn_err_set(err, "cql: out of memory");
     int order[256];
     for (int attempt = 1;; attempt++) {
         cassnn_err last = {0};
@@ -358,26 +359,12 @@ int session_control_call(cql_session *s, const cql_buf *frame, cql_response *res
 
 int session_control_query(cql_session *s, const char *q, const cql_value *values, size_t n_values,
                           cql_result **out, cassnn_err *err) {
-    /* same node-finding as session_control_call, with the rows decoded */
-    cql_buf vals = {0}, frame = {0};
-    for (size_t i = 0; i < n_values; i++) cql_value_encode(&vals, &values[i]);
-    cql_query_params p = {.consistency = CQL_ONE};
-    cql_encode_query(&frame, 0, q, vals.data, vals.len, (uint16_t)n_values, &p);
-    cql_buf_free(&vals);
+    cql_buf frame = {0};
     cql_response resp;
-    int rc = frame.oom ? cassnn_err_set(err, "cql: out of memory") : session_control_call(s, &frame, &resp, NULL, err);
+    cql_frame_control_query(&frame, q, values, n_values);
+    int rc = session_control_call(s, &frame, &resp, NULL, err);
     cql_buf_free(&frame);
-    if (rc) return -1;
-    if (resp.h.opcode == CQL_OP_ERROR) return cql_response_error(&resp, err);
-    if (resp.h.opcode != CQL_OP_RESULT) {
-        free(resp.body);
-        return cassnn_err_code(err, CQL_ERR_CONNECTION, "cql: query answered with opcode 0x%02x", resp.h.opcode);
-    }
-    if (cql_decode_result(resp.body, resp.len, resp.offset, NULL, out, err)) return -1;
-    if ((*out)->kind == CQL_RESULT_ROWS) return 0;
-    cql_result_free(*out);
-    *out = NULL;
-    return cassnn_err_set(err, "cql: \"%.120s\" returned no rows", q);
+    return rc ? -1 : cql_response_rows(&resp, q, out, err);
 }
 
 int cql_options(cql_session *s, cql_multimap *out, cassnn_err *err) {

@@ -13,17 +13,6 @@ void topology_dial(const cql_config *cfg, const cql_host *h, cql_dial *out) {
     out->sni = cfg->tls_sni;
 }
 
-void topology_uuid_text(const uint8_t id[16], char out[37]) {
-    static const char hex[] = "0123456789abcdef";
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[id[i] >> 4];
-        out[o++] = hex[id[i] & 15];
-    }
-    out[o] = '\0';
-}
-
 static void host_free(cql_host *h) {
     if (!h) return;
     pool_destroy(&h->pool);

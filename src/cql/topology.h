@@ -62,9 +62,6 @@ int topology_discover(cql_topology *t, cql_conn *c, int *first, const cql_config
 int topology_find_address(const cql_topology *t, const char *address);
 int topology_find_id(const cql_topology *t, const uint8_t id[16]);
 
-/* "a1b2c3d4-..." */
-void topology_uuid_text(const uint8_t id[16], char out[37]);
-
 void topology_free(cql_topology *t);
 
 #endif

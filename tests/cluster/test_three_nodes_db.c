@@ -61,6 +61,18 @@ static cql_host_stats stats_of(cql_session *s, int i) {
     return st;
 }
 
+/* CREATE KEYSPACE name at rf replicas in the DC every node reports. */
+static void create_keyspace(cql_session *s, const char *name, int rf) {
+    char ddl[256];
+    snprintf(ddl, sizeof ddl, "CREATE KEYSPACE %s WITH replication = {'class': 'NetworkTopologyStrategy', '%s': %d}",
+             name, stats_of(s, 0).dc, rf);
+    cassnn_err err = {0};
+    must(cql_query(s, ddl, NULL, 0, NULL, &err), &err, ddl);
+    int local_rf = 0;
+    must(cql_keyspace_local_rf(s, name, &local_rf, &err), &err, "local rf");
+    assert_int_equal(local_rf, rf);
+}
+
 /* ---------------------------------------------- the ring, independently */
 
 typedef struct token_owner {
@@ -133,19 +145,13 @@ static void prepared_writes_go_to_their_partitions_replica(void **state) {
     int up;
     assert_int_equal(cql_session_hosts(s, &up), 3);
     assert_int_equal(up, 3);
-    cql_host_stats st = stats_of(s, 0);
-    char ddl[256];
-    snprintf(ddl, sizeof ddl, "CREATE KEYSPACE rf1 WITH replication = {'class': 'NetworkTopologyStrategy', '%s': 1}",
-             st.dc); /* the DC every node reports */
+    create_keyspace(s, "rf1", 1);
     cassnn_err err = {0};
-    must(cql_query(s, ddl, NULL, 0, NULL, &err), &err, "create keyspace");
     must(cql_query(s, "CREATE TABLE rf1.t (id int PRIMARY KEY, v int)", NULL, 0, NULL, &err), &err, "create");
-    int rf = 0;
-    must(cql_keyspace_local_rf(s, "rf1", &rf, &err), &err, "local rf");
-    assert_int_equal(rf, 1);
     const cql_prepared *ins;
     must(cql_prepare(s, "INSERT INTO rf1.t (id, v) VALUES (?, ?)", &ins, &err), &err, "prepare");
 
+    cql_host_stats st;
     uint64_t before[3];
     int expected[3] = {0, 0, 0};
     for (int i = 0; i < 3; i++) before[i] = stats_of(s, i).requests;
@@ -192,16 +198,9 @@ static void a_keyspace_is_created_with_a_node_down(void **state) {
         cql_session_hosts(s, &up);
     }
     assert_int_equal(up, 2);
-    cql_host_stats st = stats_of(s, 0);
-    char ddl[256];
-    snprintf(ddl, sizeof ddl, "CREATE KEYSPACE rf3 WITH replication = {'class': 'NetworkTopologyStrategy', '%s': 3}",
-             st.dc);
+    create_keyspace(s, "rf3", 3); /* schema agreement among the two nodes that are up */
     cassnn_err err = {0};
-    must(cql_query(s, ddl, NULL, 0, NULL, &err), &err, "create keyspace with a node down");
     must(cql_query(s, "CREATE TABLE rf3.t (id int PRIMARY KEY, v int)", NULL, 0, NULL, &err), &err, "create table");
-    int rf = 0;
-    must(cql_keyspace_local_rf(s, "rf3", &rf, &err), &err, "local rf");
-    assert_int_equal(rf, 3);
     /* QUORUM of 3 with 2 up: the keyspace is usable */
     cql_value v[2] = {cql_int(1), cql_int(2)};
     cql_statement w = cql_stmt("INSERT INTO rf3.t (id, v) VALUES (?, ?)", v, 2);
