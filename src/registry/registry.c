@@ -67,7 +67,8 @@ void registry_model_free(registry_model *m) {
 }
 
 int registry_checkpoint(registry_model *out, registry_table table, const nn_net *net,
-                        const nn_optim *opt, const registry_train_state *ts, cassnn_err *err) {
+                        const nn_optim *opt, const registry_train_state *ts, blob_format format,
+                        cassnn_err *err) {
     memset(out, 0, sizeof *out);
     out->table = table;
     out->epoch = -1;
@@ -76,8 +77,8 @@ int registry_checkpoint(registry_model *out, registry_table table, const nn_net 
     clock_gettime(CLOCK_REALTIME, &now);
     out->upload_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     if (registry_uuid_v4(out->id, err) ||
-        registry_net_encode(net, &out->network, &out->network_len, err) ||
-        registry_optim_encode(opt, net, ts, &out->optimizer, &out->optimizer_len, err)) {
+        blob_net_encode(net, format, &out->network, &out->network_len, err) ||
+        blob_optim_encode(opt, net, ts, format, &out->optimizer, &out->optimizer_len, err)) {
         registry_model_free(out);
         return cassnn_err_wrap(err, "checkpoint");
     }
