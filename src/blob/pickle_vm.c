@@ -65,7 +65,7 @@ typedef struct vm {
     const uint8_t *buf;
     size_t len, pos, op_at;      /* op_at: offset of the opcode being run */
     pk_obj **stack;
-    size_t sp;
+    size_t sp, stack_cap;
     size_t marks[MAX_MARKS];
     size_t n_marks;
     pk_obj **memo;
@@ -91,7 +91,14 @@ static pk_obj *new_obj(vm *m, pk_kind kind) {
 
 static int push(vm *m, pk_obj *o) {
     if (!o) return -1;
-    if (m->sp == MAX_STACK) return fail(m, "%s", "stack deeper than 65536");
+    if (m->sp == m->stack_cap) {
+        if (m->sp == MAX_STACK) return fail(m, "%s", "stack deeper than 65536");
+        const size_t cap = m->stack_cap ? 2 * m->stack_cap : 64;
+        pk_obj **stack = realloc(m->stack, cap * sizeof *stack);
+        if (!stack) return fail(m, "%s", "out of memory");
+        m->stack = stack;
+        m->stack_cap = cap;
+    }
     m->stack[m->sp++] = o;
     return 0;
 }
@@ -630,7 +637,7 @@ static int run_one(vm *m, size_t *pos, pk_obj **out) {
     return 0;
 }
 
-static int vm_init(vm *m, pk_arena *a, const uint8_t *buf, size_t len, int inner, cassnn_err *err) {
+static void vm_init(vm *m, pk_arena *a, const uint8_t *buf, size_t len, int inner, cassnn_err *err) {
     memset(m, 0, sizeof *m);
     m->arena = a;
     m->buf = buf;
@@ -638,8 +645,6 @@ static int vm_init(vm *m, pk_arena *a, const uint8_t *buf, size_t len, int inner
     m->inner = inner;
     m->what = inner ? "pickle (storage)" : "pickle";
     m->err = err;
-    m->stack = malloc(MAX_STACK * sizeof *m->stack);
-    return m->stack ? 0 : cassnn_err_set(err, "pickle: out of memory");
 }
 
 static void vm_done(vm *m) {
@@ -649,7 +654,7 @@ static void vm_done(vm *m) {
 
 int pk_load(pk_arena *a, const uint8_t *buf, size_t len, pk_obj **out, cassnn_err *err) {
     vm m;
-    if (vm_init(&m, a, buf, len, 0, err)) return -1;
+    vm_init(&m, a, buf, len, 0, err);
     size_t pos = 0;
     int rc = run_one(&m, &pos, out);
     if (rc == 0 && pos != len)
@@ -666,7 +671,7 @@ int pk_load(pk_arena *a, const uint8_t *buf, size_t len, pk_obj **out, cassnn_er
 static int load_legacy_storage(vm *outer, const uint8_t *buf, size_t len, pk_obj **out) {
     static const uint8_t magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
     vm m;
-    if (vm_init(&m, outer->arena, buf, len, 1, outer->err)) return -1;
+    vm_init(&m, outer->arena, buf, len, 1, outer->err);
     size_t pos = 0;
     pk_obj *o[5];
     int rc = -1;
