@@ -315,44 +315,33 @@ static int optim_from_meta(nn_optim *o, const nn_net *net, const blob_dict *d, c
  * row's older <buffer>.<parameter name>; all must be there once o has
  * stepped, and d must hold nothing else. */
 static int read_buffers(nn_optim *o, const nn_net *net, const blob_dict *d, cassnn_err *err) {
-    size_t found = 0;
-    for (int i = 0; i < nn_net_param_count(net); i++) {
+    char *used = calloc(d->count + 1, 1);
+    if (!used) return cassnn_err_set(err, "out of memory");
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < nn_net_param_count(net); i++) {
         nn_param p;
         nn_net_param(net, i, &p);
-        for (int which = 0; which < 2; which++) {
+        for (int which = 0; rc == 0 && which < 2; which++) {
             const char *b;
             float *data = nn_optim_buffer(o, which, &b);
             if (!data) continue;
             char name[64], legacy[96];
             snprintf(name, sizeof name, "state.%d.%s", i, b);
             snprintf(legacy, sizeof legacy, "%s.%s", b, p.name);
-            const char *have = blob_dict_find(d, name) ? name : blob_dict_find(d, legacy) ? legacy : NULL;
-            if (!have && o->step == 0) continue;
-            if (blob_dict_read_f32(d, have ? have : name, p.ndim, p.shape, data + (p.data - net->params), err))
-                return -1;
-            found++;
+            const blob_tensor *t = blob_dict_find(d, name);
+            if (!t) t = blob_dict_find(d, legacy);
+            if (!t && o->step == 0) continue;
+            rc = blob_dict_read_f32(d, t ? t->name : name, p.ndim, p.shape,
+                                    data + (p.data - net->params), err);
+            if (rc == 0) used[t - d->tensors] = 1;
         }
     }
-    for (size_t i = 0; found != d->count && i < d->count; i++) {
-        const char *name = d->tensors[i].name;
-        int known = 0;
-        for (int k = 0; k < nn_net_param_count(net) && !known; k++) {
-            nn_param p;
-            nn_net_param(net, k, &p);
-            for (int which = 0; which < 2 && !known; which++) {
-                const char *b;
-                char a[64], l[96];
-                if (!nn_optim_buffer(o, which, &b)) continue;
-                snprintf(a, sizeof a, "state.%d.%s", k, b);
-                snprintf(l, sizeof l, "%s.%s", b, p.name);
-                known = !strcmp(name, a) || !strcmp(name, l);
-            }
-        }
-        if (!known)
-            return cassnn_err_set(err, "unexpected tensor '%s' for a %s optimizer of this model",
-                                  name, nn_optim_kind_name(o->kind));
-    }
-    return 0;
+    for (size_t i = 0; rc == 0 && i < d->count; i++)
+        if (!used[i])
+            rc = cassnn_err_set(err, "unexpected tensor '%s' for a %s optimizer of this model",
+                                d->tensors[i].name, nn_optim_kind_name(o->kind));
+    free(used);
+    return rc;
 }
 
 static int read_run(const blob_dict *d, blob_run_state *run, int *has_run, cassnn_err *err) {
