@@ -62,6 +62,17 @@ int registry_checkpoint(registry_model *out, registry_table table, const nn_net 
                         const nn_optim *opt, const registry_train_state *ts, blob_format format,
                         cassnn_err *err);
 
+/* Where a models_train row that holds no run position (one the tutorial
+ * wrote: its optimizer blob has none, blob_optim_decode's *has_run is 0)
+ * stood, from its epoch and batch_percent. The tutorial logs after the
+ * step of batch_idx, every log_interval batches, with batch_percent =
+ * "%.0f%%" of 100 * batch_idx / batches_per_epoch; the position is the
+ * batch after the one logged (the next epoch's first after the last
+ * batch). Fails when no logged batch, or more than one, gives that
+ * percentage. ts->seed is 0 (the tutorial's shuffle was PyTorch's). */
+int registry_row_position(const registry_model *m, long batches_per_epoch, int log_interval,
+                          int batch_size, registry_train_state *ts, cassnn_err *err);
+
 /* Inserts one row (into m->table) synchronously. */
 int registry_insert(cql_session *s, const char *keyspace, const registry_model *m,
                     cassnn_err *err);

@@ -85,6 +85,31 @@ int registry_checkpoint(registry_model *out, registry_table table, const nn_net 
     return 0;
 }
 
+int registry_row_position(const registry_model *m, long batches_per_epoch, int log_interval,
+                          int batch_size, registry_train_state *ts, cassnn_err *err) {
+    if (m->table != REGISTRY_TRAIN || m->epoch < 1)
+        return cassnn_err_set(err, "only a models_train row (with an epoch) says where it stood");
+    if (batches_per_epoch < 1 || log_interval < 1)
+        return cassnn_err_set(err, "row position: bad batches per epoch or log interval");
+    long found = -1;
+    for (long k = 0; k < batches_per_epoch; k += log_interval) {
+        char percent[16];
+        snprintf(percent, sizeof percent, "%.0f%%", 100.0 * (double)k / (double)batches_per_epoch);
+        if (strcmp(percent, m->batch_percent)) continue;
+        if (found >= 0)
+            return cassnn_err_set(err, "batch_percent %s fits batches %ld and %ld of %ld: the "
+                                       "row's position is ambiguous", m->batch_percent, found, k,
+                                  batches_per_epoch);
+        found = k;
+    }
+    if (found < 0)
+        return cassnn_err_set(err, "batch_percent '%s' is no logged batch of %ld batches every %d",
+                              m->batch_percent, batches_per_epoch, log_interval);
+    const int last = found + 1 == batches_per_epoch;
+    *ts = (registry_train_state){m->epoch + last, last ? 0 : found + 1, 0, batch_size};
+    return 0;
+}
+
 int registry_insert(cql_session *s, const char *keyspace, const registry_model *m,
                     cassnn_err *err) {
     char query[256];

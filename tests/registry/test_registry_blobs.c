@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,11 +125,38 @@ static void test_uuid(void **state) {
     assert_int_equal(registry_uuid_parse("123e4567-e89b-42d3-a456-4266141740000", c, &err), -1);
 }
 
+/* The tutorial's rows say where they stood only through epoch and
+ * batch_percent: 938 batches an epoch, a row every 10. */
+static void test_row_position(void **state) {
+    (void)state;
+    cassnn_err err = {0};
+    registry_model m = {.table = REGISTRY_TRAIN, .epoch = 2};
+    registry_train_state ts;
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "0%");
+    must(registry_row_position(&m, 938, 10, 64, &ts, &err), &err);
+    assert_true(ts.epoch == 2 && ts.next_batch == 1 && ts.batch_size == 64 && ts.seed == 0);
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "53%"); /* batch 500: 53.3% */
+    must(registry_row_position(&m, 938, 10, 64, &ts, &err), &err);
+    assert_int_equal(ts.next_batch, 501);
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "100%"); /* 5 batches, every one */
+    assert_int_equal(registry_row_position(&m, 5, 1, 64, &ts, &err), -1);
+    assert_non_null(strstr(err.msg, "no logged batch"));
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "80%"); /* the last of 5 */
+    must(registry_row_position(&m, 5, 1, 64, &ts, &err), &err);
+    assert_true(ts.epoch == 3 && ts.next_batch == 0);
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "1%"); /* 3000 batches: 30..44 */
+    assert_int_equal(registry_row_position(&m, 3000, 1, 64, &ts, &err), -1);
+    assert_non_null(strstr(err.msg, "ambiguous"));
+    m.table = REGISTRY_TEST;
+    assert_int_equal(registry_row_position(&m, 938, 10, 64, &ts, &err), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_net_round_trip),
         cmocka_unit_test(test_optim_round_trip),
         cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_row_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
