@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Loads the files test_nn_state wrote (a trained tutorial net, its SGD
+"""Loads the files test_blob_state wrote (a trained tutorial net, its SGD
 optimizer, an input batch and cassnn's log-probabilities for it; a trained
 BatchNorm2d net and its eval-mode log-probabilities) into PyTorch 1.13 and
 checks that the PyTorch modules (the example's Net, tests/reference's
