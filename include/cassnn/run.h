@@ -38,8 +38,8 @@
  *   - a local spool for checkpoints the cluster cannot take: a second sink
  *     beside the registry writer (train.c: submit / run_train_close, which
  *     today writes the final model once more instead);
- *   - a chosen blob format: passed with the rows the run builds
- *     (registry_train_row / registry_test_row);
+ *   - a chosen blob format: registry_run.format, which the rows the run
+ *     builds use (today always safetensors);
  *   - a consistency level for reads and checkpoint writes: a field here,
  *     handed to the scans and the writer.
  */

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/nn_safetensors.h"
 #include "cassnn/table_plan.h"
 
 static const char conn_usage[] =
@@ -214,24 +213,4 @@ int cli_connect(const cli_command *c, const char *keyspace, int max_inflight, cq
     if (conn_open(c->conn, keyspace, max_inflight, out, &err) == 0) return 0;
     fprintf(stderr, "cassnn %s: %s\n", c->name, err.msg);
     return -1;
-}
-
-int cli_read_at_file(const char *arg, char **text, cassnn_err *err) {
-    *text = NULL;
-    if (arg[0] != '@') return 0;
-    uint8_t *buf;
-    size_t len;
-    if (nn_file_read(arg + 1, &buf, &len, err)) return -1;
-    char *t = realloc(buf, len + 1);
-    if (!t) {
-        free(buf);
-        return cassnn_err_set(err, "%s: out of memory", arg + 1);
-    }
-    t[len] = '\0';
-    if (strlen(t) != len) {
-        free(t);
-        return cassnn_err_set(err, "%s: contains a NUL byte", arg + 1);
-    }
-    *text = t;
-    return 0;
 }

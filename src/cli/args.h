@@ -63,12 +63,6 @@ int cli_parse(cli_command *c, int argc, char **argv);
 /* A usage error: "cassnn NAME: <message>" and the usage on stderr. Returns 2. */
 int cli_usage_error(const cli_command *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A text given as TEXT or @FILE (e.g. --model): *text is NULL for TEXT
- * (use arg itself), else the file's contents (malloc'ed, NUL-terminated;
- * the caller frees it). Fails for an unreadable file or one with a NUL
- * byte. */
-int cli_read_at_file(const char *arg, char **text, cassnn_err *err);
-
 /* Opens a session with the parsed connection options (keyspace and
  * max_inflight as conn_open). On failure prints "cassnn NAME: <error>" and
  * returns -1. */

@@ -6,11 +6,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "cassnn/nn_safetensors.h"
+#include "cassnn/blob.h"
 #include "cassnn/registry.h"
 #include "cassnn/schema.h"
 #include "args.h"
 #include "commands.h"
+#include "model_arg.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -21,10 +22,20 @@ static void usage(FILE *out) {
             "                           id of the models_test row with the highest accuracy\n"
             "                           (default) or lowest loss, alone on stdout; --explain\n"
             "                           prints the CQL it ran on stderr\n"
-            "  show ID                  one checkpoint's columns and its network description\n"
-            "  export ID FILE           its network blob as a .safetensors file (PyTorch-readable)\n"
+            "  show ID                  one checkpoint's columns, blob format and network description\n"
+            "  export ID FILE [--format safetensors|pickle] [--optimizer FILE]\n"
+            "                           its network blob as a file: as stored, or converted to\n"
+            "                           the format (pickle: what the tutorial's pickle.loads +\n"
+            "                           load_state_dict reads); --optimizer also writes its\n"
+            "                           optimizer blob\n"
             "  import FILE [--optimizer FILE] [--loss X] [--accuracy X]\n"
-            "                           store a .safetensors network as a new models_test row\n"
+            "                           store a network file (safetensors or pickle) as a new\n"
+            "                           models_test row, in safetensors with its description\n"
+            "  --model DESC|@FILE [--input CxHxW]\n"
+            "                           the network of a blob that names none (a plain PyTorch\n"
+            "                           state_dict, a tutorial row); every tensor name and shape\n"
+            "                           is checked against it (import: required for such files;\n"
+            "                           show/export: default the tutorial net, 1x28x28)\n"
             "  delete ID                remove a checkpoint\n");
 }
 
@@ -90,36 +101,82 @@ static int do_show(cql_session *s, const char *ks, const char *text, cassnn_err 
     printf("loss:          %.6f\n", (double)m.loss);
     if (m.table == REGISTRY_TEST) printf("accuracy:      %.4f\n", (double)m.accuracy);
     printf("network:       %zu bytes\noptimizer:     %zu bytes\n", m.network_len, m.optimizer_len);
-    nn_safetensors st;
-    if (m.network && nn_st_parse(&st, m.network, m.network_len, err) == 0) {
-        const char *model = nn_st_meta(&st, "cassnn.model");
-        printf("model:         %s\n", model ? model : "(no description)");
-        for (size_t i = 0; i < st.count; i++) {
-            printf("  %-16s %s [", st.tensors[i].name, st.tensors[i].dtype);
-            for (int d = 0; d < st.tensors[i].ndim; d++)
-                printf("%s%lld", d ? ", " : "", (long long)st.tensors[i].shape[d]);
-            printf("]\n");
+    blob_dict d;
+    blob_format format;
+    if (m.network && blob_parse(m.network, m.network_len, &d, &format, err) == 0) {
+        const char *model = blob_dict_meta(&d, "cassnn.model");
+        printf("format:        %s\nmodel:         %s\n", blob_format_name(format),
+               model ? model : "(none in the blob: a tutorial or PyTorch state_dict)");
+        for (size_t i = 0; i < d.count; i++) {
+            char shape[96];
+            blob_format_shape(shape, sizeof shape, d.tensors[i].ndim, d.tensors[i].shape);
+            printf("  %-16s %s %s\n", d.tensors[i].name, d.tensors[i].dtype, shape);
         }
-        nn_st_free(&st);
+        blob_dict_free(&d);
     }
     registry_model_free(&m);
     return 0;
 }
 
+/* --model DESC|@FILE [--input CxHxW]: the network of blobs that name none. */
+typedef struct model_flags {
+    const char *model;          /* NULL: none given */
+    blob_model given;           /* --model's description (read from @FILE) and --input */
+    char *text;                 /* that description when it came from a file (freed here) */
+} model_flags;
+
+/* --input CxHxW (a cli_flag call). */
+static int parse_input(void *out, const char *name, const char *value) {
+    blob_model *m = out;
+    char tail;
+    if (sscanf(value, "%dx%dx%d%c", &m->in_c, &m->in_h, &m->in_w, &tail) == 3 && m->in_c > 0 &&
+        m->in_h > 0 && m->in_w > 0)
+        return 0;
+    fprintf(stderr, "cassnn models: --%s '%s': expected CxHxW, e.g. 1x28x28\n", name, value);
+    return -1;
+}
+
+/* The model --model names, or NULL when none was given. */
+static const blob_model *given_model(model_flags *f, cassnn_err *err, int *failed) {
+    *failed = 0;
+    if (!f->model) return NULL;
+    if (!(f->text = cli_model_arg(f->model, err))) {
+        *failed = 1;
+        return NULL;
+    }
+    f->given.description = f->text;
+    return &f->given;
+}
+
 static int do_export(cql_session *s, const char *ks, const char *text, const char *path,
+                     const char *format_name, const char *optim_path, model_flags *mf,
                      cassnn_err *err) {
     uint8_t id[16];
-    size_t bytes;
-    if (registry_uuid_parse(text, id, err) || registry_export_network(s, ks, id, path, &bytes, err))
+    blob_format format;
+    int failed;
+    registry_export_options o = {path, optim_path, format_name ? &format : NULL,
+                                 given_model(mf, err, &failed)};
+    size_t net_bytes, optim_bytes;
+    if (failed || (format_name && blob_format_parse(format_name, &format, err)) ||
+        registry_uuid_parse(text, id, err) ||
+        registry_export_files(s, ks, id, &o, &net_bytes, &optim_bytes, err))
         return -1;
-    printf("wrote %s (%zu bytes)\n", path, bytes);
+    printf("wrote %s (%zu bytes)\n", path, net_bytes);
+    if (optim_path) printf("wrote %s (%zu bytes)\n", optim_path, optim_bytes);
     return 0;
 }
 
-static int do_import(cql_session *s, const char *ks, const registry_import_options *o,
+static int do_import(cql_session *s, const char *ks, registry_import_options *o, model_flags *mf,
                      cassnn_err *err) {
     uint8_t id[16];
-    if (registry_import_files(s, ks, o, id, err)) return -1;
+    int failed;
+    o->model = given_model(mf, err, &failed);
+    if (failed) return -1;
+    if (registry_import_files(s, ks, o, id, err)) {
+        if (!o->model && strstr(err->msg, "names no model"))
+            cassnn_err_wrap(err, "give --model DESC|@FILE");
+        return -1;
+    }
     char text[37];
     registry_uuid_format(id, text);
     printf("%s\n", text);
@@ -137,6 +194,8 @@ typedef struct models_args {
     conn_options conn;
     const char *keyspace;
     registry_import_options import;
+    model_flags model;
+    const char *format;
     double loss, accuracy;
     int by, explain;                /* by: 0 accuracy, 1 loss */
     const char *args[3];
@@ -148,12 +207,16 @@ static int parse(int argc, char **argv, models_args *a, cli_command *cmd, int *a
     memset(a, 0, sizeof *a);
     conn_options_init(&a->conn);
     a->loss = a->accuracy = NAN;
+    a->model.given = (blob_model){NULL, 1, 28, 28};
     static const char *const metrics[] = {"accuracy", "loss", NULL};
     const cli_flag flags[] = {
         CLI_FLAG("keyspace", CLI_TEXT, &a->keyspace),
         CLI_CHOICES("by", &a->by, metrics),
         CLI_FLAG("explain", CLI_SWITCH, &a->explain),
         CLI_FLAG("optimizer", CLI_TEXT, &a->import.optimizer_path),
+        CLI_FLAG("format", CLI_TEXT, &a->format),
+        CLI_FLAG("model", CLI_TEXT, &a->model.model),
+        {"input", CLI_CALL, &a->model.given, 0, 0, NULL, parse_input},
         CLI_RANGE("loss", CLI_NUMBER, &a->loss, -HUGE_VAL, HUGE_VAL),
         CLI_RANGE("accuracy", CLI_NUMBER, &a->accuracy, -HUGE_VAL, HUGE_VAL),
         CLI_END,
@@ -193,11 +256,15 @@ int cmd_models(int argc, char **argv) {
         rc = do_best(s, a.keyspace, a.by ? REGISTRY_BY_LOSS : REGISTRY_BY_ACCURACY, a.explain, &err);
         break;
     case SHOW: rc = do_show(s, a.keyspace, a.args[1], &err); break;
-    case EXPORT: rc = do_export(s, a.keyspace, a.args[1], a.args[2], &err); break;
-    case IMPORT: rc = do_import(s, a.keyspace, &a.import, &err); break;
+    case EXPORT:
+        rc = do_export(s, a.keyspace, a.args[1], a.args[2], a.format, a.import.optimizer_path,
+                       &a.model, &err);
+        break;
+    case IMPORT: rc = do_import(s, a.keyspace, &a.import, &a.model, &err); break;
     default: rc = do_delete(s, a.keyspace, a.args[1], &err); break;
     }
     cql_session_close(s);
+    free(a.model.text);
     if (rc) fprintf(stderr, "cassnn models: %s\n", err.msg);
     return rc ? 1 : 0;
 }

@@ -9,6 +9,7 @@
 #include "cassnn/run.h"
 #include "cassnn/schema.h"
 #include "commands.h"
+#include "model_arg.h"
 #include "report.h"
 #include "train_optim.h"
 
@@ -174,7 +175,7 @@ static int train(train_args *a, const cli_command *cmd) {
     events.checkpoint_lost = print_lost;
     if (o->keyspace && cli_connect(cmd, NULL, 0, &s)) return 1;
     int rc = 1;
-    if (o->model && cli_read_at_file(o->model, &model, &err)) goto fail;
+    if (o->model && !(model = cli_model_arg(o->model, &err))) goto fail;
     if (model) a->run.model = model;
     if (run_train_open(&r, s, o, &events, &err)) goto fail;
     print_header(run_train_describe(r), o);

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cassnn/idx.h"
-#include "cassnn/nn_state.h"
+#include "cassnn/blob.h"
 #include "cassnn/schema.h"
 #include "optim.h"
 #include "source.h"
@@ -156,7 +156,7 @@ static int start(run_train *r, const registry_train_state *at, cassnn_err *err) 
         return -1;
     r->rows.net = &r->net;
     r->rows.opt = &r->opt;
-    if (o->keyspace && registry_writer_open(&r->writer, r->session, o->keyspace, 3, err))
+    if (o->keyspace && registry_writer_open(&r->writer, r->session, o->keyspace, err))
         return -1;
     /* Dropout masks are keyed by the step count: a resumed run continues it. */
     nn_exec_set_step(r->exec, (uint64_t)r->opt.step);
@@ -185,6 +185,7 @@ int run_train_open(run_train **out, cql_session *s, const run_train_options *o,
     r->session = s;
     r->rows.seed = o->seed;
     r->rows.batch_size = o->batch_size;
+    r->rows.format = BLOB_SAFETENSORS; /* the place for a chosen blob format */
     registry_train_state at = {.epoch = 1};
     int rc = run_normalisation(o->dataset, o->keyspace, &r->mean, &r->std, err) ||
              open_data(r, err);
@@ -233,7 +234,7 @@ int run_train_test(run_train *r, nn_eval_stats *stats, cassnn_err *err) {
 }
 
 int run_train_save(const run_train *r, const char *path, cassnn_err *err) {
-    return nn_state_save_net_file(&r->net, path, err);
+    return blob_net_save_file(&r->net, BLOB_SAFETENSORS, path, err);
 }
 
 /* After failed writes: the final model (the last test's) goes in once
