@@ -1,94 +1,10 @@
-/* layers.c - forward/backward kernels of every layer (see nn_layers.h). */
-#include "cassnn/nn_layers.h"
-
+/* conv2d.c - Conv2d: kernels (nn_layers.h) and its layer table entry. */
 #include <cblas.h>
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
-#include <float.h>
-#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-/* ---- 16-lane vectors --------------------------------------------------------
- * The conv kernels work on short spans (a kernel row of k floats, an output
- * row of out_w floats). These helpers load and store lanes [lo, hi) of a
- * 16-float vector: masked AVX-512 instructions where available (masked-off
- * lanes are never accessed), plain loops otherwise. */
-#ifdef __AVX512F__
-typedef __m512 vec16;
-static inline __mmask16 lane_mask(int lo, int hi) {
-    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-static inline vec16 v_zero(void) { return _mm512_setzero_ps(); }
-static inline vec16 v_set(float x) { return _mm512_set1_ps(x); }
-/* lanes [lo, hi) = p[lane], others 0; p + lo .. p + hi - 1 must be valid */
-static inline vec16 v_load(const float *p, int lo, int hi) {
-    return _mm512_maskz_loadu_ps(lane_mask(lo, hi), p);
-}
-/* v with lanes [lo, hi) replaced by p[lane] */
-static inline vec16 v_load_into(vec16 v, const float *p, int lo, int hi) {
-    return _mm512_mask_loadu_ps(v, lane_mask(lo, hi), p);
-}
-static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
-    return _mm512_fmadd_ps(_mm512_set1_ps(a), x, acc);
-}
-static inline vec16 v_add(vec16 a, vec16 b) { return _mm512_add_ps(a, b); }
-static inline vec16 v_mul(vec16 a, vec16 b) { return _mm512_mul_ps(a, b); }
-static inline void v_store(float *p, vec16 v, int n) {
-    _mm512_mask_storeu_ps(p, lane_mask(0, n), v);
-}
-static inline void v_store_add(float *p, vec16 v, int n) {
-    const __mmask16 m = lane_mask(0, n);
-    _mm512_mask_storeu_ps(p, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), v));
-}
-/* bit t set where p[t] != 0, for t < n <= 16 */
-static inline uint32_t nonzero_bits(const float *p, int n) {
-    return _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(lane_mask(0, n), p), _mm512_setzero_ps(),
-                              _CMP_NEQ_UQ);
-}
-#else
-typedef struct vec16 {
-    float f[16];
-} vec16;
-static inline vec16 v_zero(void) { return (vec16){{0}}; }
-static inline vec16 v_set(float x) {
-    vec16 v;
-    for (int t = 0; t < 16; t++) v.f[t] = x;
-    return v;
-}
-static inline vec16 v_load(const float *p, int lo, int hi) {
-    vec16 v = {{0}};
-    for (int t = lo; t < hi; t++) v.f[t] = p[t];
-    return v;
-}
-static inline vec16 v_load_into(vec16 v, const float *p, int lo, int hi) {
-    for (int t = lo; t < hi; t++) v.f[t] = p[t];
-    return v;
-}
-static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
-    for (int t = 0; t < 16; t++) acc.f[t] += a * x.f[t];
-    return acc;
-}
-static inline vec16 v_add(vec16 a, vec16 b) {
-    for (int t = 0; t < 16; t++) a.f[t] += b.f[t];
-    return a;
-}
-static inline vec16 v_mul(vec16 a, vec16 b) {
-    for (int t = 0; t < 16; t++) a.f[t] *= b.f[t];
-    return a;
-}
-static inline void v_store(float *p, vec16 v, int n) {
-    for (int t = 0; t < n; t++) p[t] = v.f[t];
-}
-static inline void v_store_add(float *p, vec16 v, int n) {
-    for (int t = 0; t < n; t++) p[t] += v.f[t];
-}
-static inline uint32_t nonzero_bits(const float *p, int n) {
-    uint32_t bits = 0;
-    for (int t = 0; t < n; t++) bits |= (uint32_t)(p[t] != 0.0f) << t;
-    return bits;
-}
-#endif
+#include "nn/layer.h"
+#include "nn/simd.h"
 
 /* ---- Conv2d ---------------------------------------------------------------------
  * Forward: without stride or padding, a direct convolution vectorised along
@@ -436,310 +352,74 @@ void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch
     }
 }
 
-/* ---- pooling ------------------------------------------------------------- */
+/* ---- the layer ------------------------------------------------------------- */
 
-#ifdef __AVX512F__
-/* 2x2 windows with stride 2, 16 outputs at a time: even and odd columns of
- * two input rows are separated with a permute, then the four candidates are
- * compared in window order (first maximum wins, as in PyTorch). */
-static void maxpool2x2_plane(float *o, int32_t *a, const float *x, const nn_conv_shape *s) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const int W = s->in_w;
-    for (int oy = 0; oy < s->out_h; oy++) {
-        const float *r0 = x + (long)(2 * oy) * W, *r1 = r0 + W;
-        for (int ox0 = 0; ox0 < s->out_w; ox0 += 16) {
-            const int n = s->out_w - ox0 < 16 ? s->out_w - ox0 : 16;
-            const int in_lo = 2 * n < 16 ? 2 * n : 16, in_hi = 2 * n - in_lo;
-            const float *p0 = r0 + 2 * ox0, *p1 = r1 + 2 * ox0;
-            const __m512 a_lo = v_load(p0, 0, in_lo), a_hi = v_load(p0 + 16, 0, in_hi);
-            const __m512 b_lo = v_load(p1, 0, in_lo), b_hi = v_load(p1 + 16, 0, in_hi);
-            const __m512 c00 = _mm512_permutex2var_ps(a_lo, even, a_hi);
-            const __m512 c01 = _mm512_permutex2var_ps(a_lo, odd, a_hi);
-            const __m512 c10 = _mm512_permutex2var_ps(b_lo, even, b_hi);
-            const __m512 c11 = _mm512_permutex2var_ps(b_lo, odd, b_hi);
-            /* lane t: input column 2t of the chunk */
-            const __m512i base = _mm512_add_epi32(even, _mm512_set1_epi32(2 * oy * W + 2 * ox0));
-            __m512 best = c00;
-            __m512i idx = base;
-            __mmask16 m = _mm512_cmp_ps_mask(c01, best, _CMP_GT_OQ);
-            best = _mm512_mask_mov_ps(best, m, c01);
-            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(1));
-            m = _mm512_cmp_ps_mask(c10, best, _CMP_GT_OQ);
-            best = _mm512_mask_mov_ps(best, m, c10);
-            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(W));
-            m = _mm512_cmp_ps_mask(c11, best, _CMP_GT_OQ);
-            best = _mm512_mask_mov_ps(best, m, c11);
-            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(W + 1));
-            const __mmask16 out_lanes = lane_mask(0, n);
-            _mm512_mask_storeu_ps(o + oy * s->out_w + ox0, out_lanes, best);
-            _mm512_mask_storeu_epi32(a + oy * s->out_w + ox0, out_lanes, idx);
-        }
-    }
-}
-#endif
-
-void nn_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int n,
-                          const nn_conv_shape *s) {
-    const long in_plane = (long)s->in_h * s->in_w, out_plane = (long)s->out_h * s->out_w;
-    const long planes = (long)n * s->in_c;
-    for (long pl = 0; pl < planes; pl++) {
-        const float *x = in + pl * in_plane;
-        float *o = out + pl * out_plane;
-        int32_t *a = argmax + pl * out_plane;
-#ifdef __AVX512F__
-        if (s->k == 2 && s->stride == 2) {
-            maxpool2x2_plane(o, a, x, s);
-            continue;
-        }
-#endif
-        for (int oy = 0; oy < s->out_h; oy++) {
-            for (int ox = 0; ox < s->out_w; ox++) {
-                const int y0 = oy * s->stride, x0 = ox * s->stride;
-                int best_i = y0 * s->in_w + x0;
-                float best = x[best_i];
-                for (int ky = 0; ky < s->k; ky++) {
-                    for (int kx = 0; kx < s->k; kx++) {
-                        const int idx = (y0 + ky) * s->in_w + x0 + kx;
-                        /* strict > keeps the first maximum, as PyTorch does;
-                         * selects, not branches: which element wins is random */
-                        const int take = x[idx] > best;
-                        best = take ? x[idx] : best;
-                        best_i = take ? idx : best_i;
-                    }
-                }
-                o[oy * s->out_w + ox] = best;
-                a[oy * s->out_w + ox] = best_i;
-            }
-        }
-    }
+static int conv_parse(nn_layer *l, const char *word, nn_layer_args *a, cassnn_err *err) {
+    (void)word;
+    if (a->n == 0 || a->keys[0][0] != '\0')
+        return nn_layer_error(a, err, "conv needs (out_channels, k=K)");
+    return nn_arg_int(a, 0, "out", 0, 1, &l->out_c, err) ||
+           nn_arg_int(a, 1, "k", 0, 1, &l->k, err) ||
+           nn_arg_int(a, 2, "s", 1, 1, &l->stride, err) ||
+           nn_arg_int(a, 3, "p", 0, 0, &l->pad, err);
 }
 
-void nn_maxpool2d_backward(float *din, const float *dout, const int32_t *argmax, int n,
-                           const nn_conv_shape *s) {
-    const long in_plane = (long)s->in_h * s->in_w, out_plane = (long)s->out_h * s->out_w;
-    const long planes = (long)n * s->in_c;
-    memset(din, 0, sizeof(float) * (size_t)(planes * in_plane));
-    for (long pl = 0; pl < planes; pl++) {
-        float *d = din + pl * in_plane;
-        const float *g = dout + pl * out_plane;
-        const int32_t *a = argmax + pl * out_plane;
-        for (long q = 0; q < out_plane; q++) d[a[q]] += g[q];
-    }
+static int conv_shape(nn_layer *l, nn_layer_args *a, cassnn_err *err) {
+    if (nn_window_shape(l, a, err)) return -1;
+    if ((double)l->out_c * l->in_c * l->k * l->k > (1 << 28))
+        return nn_layer_error(a, err, "too many weights");
+    l->weight_size = (long)l->out_c * l->in_c * l->k * l->k;
+    l->bias_size = l->out_c;
+    return 0;
 }
 
-void nn_avgpool2d_forward(float *out, const float *in, int n, const nn_conv_shape *s) {
-    const long in_plane = (long)s->in_h * s->in_w, out_plane = (long)s->out_h * s->out_w;
-    const long planes = (long)n * s->in_c;
-    const float inv = 1.0f / (float)(s->k * s->k);
-    for (long pl = 0; pl < planes; pl++) {
-        const float *x = in + pl * in_plane;
-        float *o = out + pl * out_plane;
-        for (int oy = 0; oy < s->out_h; oy++) {
-            for (int ox = 0; ox < s->out_w; ox++) {
-                float sum = 0.0f;
-                for (int ky = 0; ky < s->k; ky++)
-                    for (int kx = 0; kx < s->k; kx++)
-                        sum += x[(oy * s->stride + ky) * s->in_w + ox * s->stride + kx];
-                o[oy * s->out_w + ox] = sum * inv;
-            }
-        }
-    }
+static void conv_describe(const nn_layer *l, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s=conv(%d,k=%d,s=%d,p=%d)", l->name, l->out_c, l->k, l->stride, l->pad);
 }
 
-void nn_avgpool2d_backward(float *din, const float *dout, int n, const nn_conv_shape *s) {
-    const long in_plane = (long)s->in_h * s->in_w, out_plane = (long)s->out_h * s->out_w;
-    const long planes = (long)n * s->in_c;
-    const float inv = 1.0f / (float)(s->k * s->k);
-    memset(din, 0, sizeof(float) * (size_t)(planes * in_plane));
-    for (long pl = 0; pl < planes; pl++) {
-        float *d = din + pl * in_plane;
-        const float *g = dout + pl * out_plane;
-        for (int oy = 0; oy < s->out_h; oy++)
-            for (int ox = 0; ox < s->out_w; ox++) {
-                const float v = g[oy * s->out_w + ox] * inv;
-                for (int ky = 0; ky < s->k; ky++)
-                    for (int kx = 0; kx < s->k; kx++)
-                        d[(oy * s->stride + ky) * s->in_w + ox * s->stride + kx] += v;
-            }
-    }
+static int conv_weight_shape(const nn_layer *l, int64_t shape[4]) {
+    shape[0] = l->out_c;
+    shape[1] = l->in_c;
+    shape[2] = shape[3] = l->k;
+    return 4;
 }
 
-/* ---- element-wise --------------------------------------------------------- */
-
-void nn_relu_forward(float *out, const float *in, long count) {
-    for (long i = 0; i < count; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+static void conv_init(nn_layer *l, float *weight, float *bias, float *buffers, uint64_t seed,
+                      int index) {
+    (void)buffers;
+    nn_init_fan_in(l, weight, bias, (long)l->in_c * l->k * l->k, seed, index);
 }
 
-void nn_relu_backward(float *din, const float *dout, const float *out, long count) {
-    for (long i = 0; i < count; i++) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+static void conv_workspace(const nn_layer *l, int chunk, int train_chunk, nn_workspace *ws) {
+    (void)chunk;
+    (void)train_chunk;
+    const nn_conv_shape s = nn_shape_of(l);
+    ws->scratch_floats = nn_conv2d_scratch_floats(&s);
 }
 
-void nn_dropout_mask(float *mask, long count, float p, nn_rng *rng) {
-    const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    for (long i = 0; i < count; i++) mask[i] = nn_rng_uniform(rng) < p ? 0.0f : scale;
+static const float *conv_forward(nn_run *r, const float *in, float *out) {
+    const nn_conv_shape s = nn_shape_of(r->layer);
+    nn_conv2d_forward(out, r->scratch, in, r->weight, r->bias, r->n, &s);
+    return out;
 }
 
-void nn_dropout_forward(float *out, const float *in, const float *mask, long count, long inner) {
-    for (long m = 0; m < count / inner; m++)
-        for (long j = 0; j < inner; j++) out[m * inner + j] = in[m * inner + j] * mask[m];
+static const float *conv_backward(nn_run *r, const float *dout, float *din, const float *in,
+                                  const float *out) {
+    (void)out;
+    const nn_conv_shape s = nn_shape_of(r->layer);
+    nn_conv2d_backward(din, r->dweight, r->dbias, r->scratch, dout, in, r->weight, r->n, &s);
+    return din;
 }
 
-void nn_dropout_backward(float *din, const float *dout, const float *mask, long count,
-                         long inner) {
-    for (long m = 0; m < count / inner; m++)
-        for (long j = 0; j < inner; j++) din[m * inner + j] = dout[m * inner + j] * mask[m];
-}
-
-/* ---- Linear ---------------------------------------------------------------- */
-
-void nn_linear_forward(float *out, const float *in, const float *weight, const float *bias,
-                       int n, int in_f, int out_f) {
-    for (int i = 0; i < n; i++) memcpy(out + (long)i * out_f, bias, sizeof(float) * (size_t)out_f);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out_f, in_f, 1.0f, in, in_f, weight,
-                in_f, 1.0f, out, out_f);
-}
-
-void nn_linear_backward(float *din, float *dweight, float *dbias, const float *dout,
-                        const float *in, const float *weight, int n, int in_f, int out_f) {
-    for (int i = 0; i < n; i++)
-        for (int o = 0; o < out_f; o++) dbias[o] += dout[(long)i * out_f + o];
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_f, in_f, n, 1.0f, dout, out_f, in,
-                in_f, 1.0f, dweight, in_f);
-    if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in_f, out_f, 1.0f, dout, out_f,
-                    weight, in_f, 0.0f, din, in_f);
-}
-
-/* ---- BatchNorm2d ------------------------------------------------------------
- * Sums in double: the variance comes from E[x^2] - mean^2, which loses
- * nothing in double for float inputs, and one pass (one barrier in nn_exec)
- * is enough. */
-
-void nn_bn_sums(double *sums, const float *in, int n, int c, long plane) {
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++) {
-            const float *x = in + ((long)i * c + ch) * plane;
-            double sum = 0.0, squares = 0.0;
-            for (long j = 0; j < plane; j++) {
-                sum += x[j];
-                squares += (double)x[j] * x[j];
-            }
-            sums[ch] += sum;
-            sums[c + ch] += squares;
-        }
-}
-
-void nn_bn_batch_stats(float *mean_invstd, float *running, const double *sums, long count,
-                       int c, float eps, float momentum) {
-    for (int ch = 0; ch < c; ch++) {
-        const double mean = sums[ch] / (double)count;
-        double var = sums[c + ch] / (double)count - mean * mean;
-        if (var < 0.0) var = 0.0;
-        mean_invstd[ch] = (float)mean;
-        mean_invstd[c + ch] = (float)(1.0 / sqrt(var + eps));
-        if (running) {
-            /* PyTorch raises an error for count 1; here the biased
-             * variance stands in for the undefined unbiased one */
-            const double unbiased = count > 1 ? var * (double)count / (double)(count - 1) : var;
-            running[ch] = (1.0f - momentum) * running[ch] + momentum * (float)mean;
-            running[c + ch] = (1.0f - momentum) * running[c + ch] + momentum * (float)unbiased;
-        }
-    }
-}
-
-void nn_bn_running_stats(float *mean_invstd, const float *running, int c, float eps) {
-    for (int ch = 0; ch < c; ch++) {
-        mean_invstd[ch] = running[ch];
-        mean_invstd[c + ch] = (float)(1.0 / sqrt((double)running[c + ch] + eps));
-    }
-}
-
-void nn_bn_forward(float *out, const float *in, const float *mean_invstd, const float *weight,
-                   const float *bias, int n, int c, long plane) {
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++) {
-            const long off = ((long)i * c + ch) * plane;
-            const float scale = mean_invstd[c + ch] * weight[ch];
-            const float shift = bias[ch] - mean_invstd[ch] * scale;
-            for (long j = 0; j < plane; j++) out[off + j] = in[off + j] * scale + shift;
-        }
-}
-
-void nn_bn_grad_sums(double *sums, const float *dout, const float *in, const float *mean_invstd,
-                     int n, int c, long plane) {
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++) {
-            const long off = ((long)i * c + ch) * plane;
-            const float mean = mean_invstd[ch];
-            double sum = 0.0, dot = 0.0;
-            for (long j = 0; j < plane; j++) {
-                sum += dout[off + j];
-                dot += (double)dout[off + j] * (in[off + j] - mean);
-            }
-            sums[ch] += sum;
-            sums[c + ch] += dot;
-        }
-}
-
-void nn_bn_backward(float *din, float *dweight, float *dbias, const double *sums,
-                    const float *dout, const float *in, const float *mean_invstd,
-                    const float *weight, long count, int n, int c, long plane) {
-    if (dweight)
-        for (int ch = 0; ch < c; ch++) {
-            dweight[ch] += (float)(sums[c + ch] * mean_invstd[c + ch]);
-            dbias[ch] += (float)sums[ch];
-        }
-    if (!din) return;
-    for (int ch = 0; ch < c; ch++) {
-        const float mean = mean_invstd[ch], invstd = mean_invstd[c + ch];
-        /* d/dx of w*(x - mean)*invstd + b with mean and invstd functions of
-         * the whole batch: dx = w*invstd*(dy - mean(dy) - xhat*mean(dy*xhat)) */
-        const float dy_mean = (float)(sums[ch] / (double)count);
-        const float k = (float)(sums[c + ch] / (double)count) * invstd * invstd;
-        const float scale = invstd * weight[ch];
-        for (int i = 0; i < n; i++) {
-            const long off = ((long)i * c + ch) * plane;
-            for (long j = 0; j < plane; j++)
-                din[off + j] = (dout[off + j] - dy_mean - (in[off + j] - mean) * k) * scale;
-        }
-    }
-}
-
-/* ---- LogSoftmax + NLL ------------------------------------------------------ */
-
-void nn_logsoftmax_forward(float *out, const float *in, int n, int classes) {
-    for (int i = 0; i < n; i++) {
-        const float *x = in + (long)i * classes;
-        float *o = out + (long)i * classes;
-        float max = -FLT_MAX;
-        for (int c = 0; c < classes; c++) max = x[c] > max ? x[c] : max;
-        double sum = 0.0;
-        for (int c = 0; c < classes; c++) sum += exp((double)(x[c] - max));
-        const float log_sum = (float)log(sum) + max;
-        for (int c = 0; c < classes; c++) o[c] = x[c] - log_sum;
-    }
-}
-
-void nn_logsoftmax_backward(float *din, const float *dout, const float *out, int n,
-                            int classes) {
-    for (int i = 0; i < n; i++) {
-        const float *g = dout + (long)i * classes;
-        const float *o = out + (long)i * classes;
-        float *d = din + (long)i * classes;
-        float sum = 0.0f;
-        for (int c = 0; c < classes; c++) sum += g[c];
-        for (int c = 0; c < classes; c++) d[c] = g[c] - expf(o[c]) * sum;
-    }
-}
-
-double nn_nll_loss(float *dlogp, const float *logp, const int32_t *labels, int n, int classes,
-                   float scale) {
-    double loss = 0.0;
-    if (dlogp) memset(dlogp, 0, sizeof(float) * (size_t)n * (size_t)classes);
-    for (int i = 0; i < n; i++) {
-        loss -= logp[(long)i * classes + labels[i]];
-        if (dlogp) dlogp[(long)i * classes + labels[i]] = -scale;
-    }
-    return loss;
-}
+const nn_layer_type nn_conv2d_type = {
+    .words = {"conv"},
+    .prefix = "conv",
+    .parse = conv_parse,
+    .shape = conv_shape,
+    .describe = conv_describe,
+    .weight_shape = conv_weight_shape,
+    .init = conv_init,
+    .workspace = conv_workspace,
+    .forward = conv_forward,
+    .backward = conv_backward,
+};
