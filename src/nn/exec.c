@@ -4,10 +4,12 @@
 #include "cassnn/nn.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cassnn/nn_isa.h"
 #include "nn/layer.h"
 
 enum run_mode { RUN_EVAL, RUN_TRAIN, RUN_TRAIN_NO_DROPOUT };
@@ -105,6 +107,9 @@ static void backward(nn_exec *e, worker *w, int t, int i0, int cnt) {
 }
 
 static void run_chunk(nn_exec *e, int t) {
+    /* oneDNN (OpenMP build) runs inside this thread's chunk: one thread
+     * each, as OpenBLAS (our threads already use every core) */
+    omp_set_num_threads(1);
     worker *w = &e->workers[t];
     const nn_net *net = e->net;
     const int i0 = (int)((long)e->n * t / e->threads);
@@ -196,11 +201,15 @@ static void *alloc_floats(long count, int *failed) {
     return p;
 }
 
-static void free_worker(worker *w, int n_layers) {
-    for (int i = 0; i < n_layers; i++) {
+static void free_worker(const nn_net *net, worker *w) {
+    for (int i = 0; i < net->n_layers; i++) {
         if (w->out) free(w->out[i]);
         if (w->gin) free(w->gin[i]);
-        if (w->ws) free(w->ws[i]);
+        if (w->ws && w->ws[i]) {
+            const nn_layer_type *type = nn_type_of(&net->layers[i]);
+            if (type->release) type->release(&net->layers[i], w->ws[i]);
+            free(w->ws[i]);
+        }
     }
     free(w->out);
     free(w->gin);
@@ -212,7 +221,7 @@ static void free_worker(worker *w, int n_layers) {
     free(w->g);
 }
 
-static int alloc_worker(nn_exec *e, worker *w) {
+static int alloc_worker(nn_exec *e, worker *w, cassnn_err *err) {
     const nn_net *net = e->net;
     const int L = net->n_layers;
     const int train_chunk = (e->max_train_batch + e->threads - 1) / e->threads;
@@ -224,7 +233,7 @@ static int alloc_worker(nn_exec *e, worker *w) {
     w->ws = calloc((size_t)L, sizeof *w->ws);
     w->x = calloc((size_t)L + 1, sizeof *w->x);
     w->g = calloc((size_t)L + 1, sizeof *w->g);
-    if (!w->out || !w->gin || !w->ws || !w->x || !w->g) return -1;
+    if (!w->out || !w->gin || !w->ws || !w->x || !w->g) goto oom;
     long scratch = 0;
     for (int i = 0; i < L; i++) {
         const nn_layer *l = &net->layers[i];
@@ -238,11 +247,19 @@ static int alloc_worker(nn_exec *e, worker *w) {
         if (type->workspace) type->workspace(l, chunk, train_chunk, &need);
         if (need.bytes) w->ws[i] = alloc_floats((long)((need.bytes + 3) / 4), &failed);
         if (need.scratch_floats > scratch) scratch = need.scratch_floats;
+        if (failed) goto oom;
+        if (type->prepare && type->prepare(l, w->ws[i], chunk, train_chunk, err)) {
+            free(w->ws[i]);
+            w->ws[i] = NULL;
+            return -1;
+        }
     }
     w->scratch = alloc_floats(scratch, &failed);
     w->gout = alloc_floats((long)train_chunk * net->classes, &failed);
     w->grads = alloc_floats(net->n_params, &failed);
-    return failed ? -1 : 0;
+    if (!failed) return 0;
+oom:
+    return cassnn_err_set(err, "nn_exec: out of memory for %d threads' workspaces", e->threads);
 }
 
 int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval_batch,
@@ -253,6 +270,8 @@ int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval
     if (max_train_batch < 0 || max_eval_batch < 0 || max_train_batch + max_eval_batch == 0)
         return cassnn_err_set(err, "nn_exec: invalid batch sizes %d/%d", max_train_batch,
                               max_eval_batch);
+    nn_isa isa;
+    if (nn_isa_select(&isa, err)) return -1;
     nn_exec *e = calloc(1, sizeof *e);
     if (!e) return cassnn_err_set(err, "nn_exec: out of memory");
     e->net = net;
@@ -273,7 +292,10 @@ int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval
     e->tids = calloc((size_t)threads, sizeof *e->tids);
     if (!e->workers || !e->tids) goto oom;
     for (int t = 0; t < threads; t++)
-        if (alloc_worker(e, &e->workers[t])) goto oom;
+        if (alloc_worker(e, &e->workers[t], err)) {
+            nn_exec_free(e);
+            return -1;
+        }
     /* Our threads already use every core; BLAS threads on top would only
      * contend with them. */
     openblas_set_num_threads(1);
@@ -304,7 +326,7 @@ void nn_exec_free(nn_exec *e) {
     pthread_mutex_unlock(&e->mu);
     for (int t = 1; t < e->started; t++) pthread_join(e->tids[t], NULL);
     if (e->workers)
-        for (int t = 0; t < e->threads; t++) free_worker(&e->workers[t], e->net->n_layers);
+        for (int t = 0; t < e->threads; t++) free_worker(e->net, &e->workers[t]);
     free(e->workers);
     free(e->tids);
     if (e->threads > 1) pthread_barrier_destroy(&e->barrier);

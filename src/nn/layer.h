@@ -99,6 +99,11 @@ typedef struct nn_layer_type {
     void (*init)(nn_layer *l, float *weight, float *bias, float *buffers, uint64_t seed,
                  int index);
     void (*workspace)(const nn_layer *l, int chunk, int train_chunk, nn_workspace *ws);
+    /* Sets up a fresh (zeroed) workspace that holds objects of its own
+     * (Conv2d's oneDNN plans), for the same chunk sizes; release frees
+     * them. Both optional. */
+    int (*prepare)(const nn_layer *l, void *ws, int chunk, int train_chunk, cassnn_err *err);
+    void (*release)(const nn_layer *l, void *ws);
     /* Returns the output: out, or in for a layer that passes its input on. */
     const float *(*forward)(nn_run *r, const float *in, float *out);
     /* Gradient w.r.t. the input into din (NULL: nobody needs it, only the

@@ -1,15 +1,16 @@
-/* simd.h - 16-lane float vectors for the kernels (private to src/nn).
- * The conv kernels work on short spans (a kernel row of k floats, an output
- * row of out_w floats). These helpers load and store lanes [lo, hi) of a
- * 16-float vector: masked AVX-512 instructions where available (masked-off
- * lanes are never accessed), plain loops otherwise. */
+/* simd.h - 16-lane float vectors for cassnn's own kernels (private to
+ * src/nn), for the instruction set the including file is compiled for:
+ * AVX-512 (one zmm register, masked loads and stores) when __AVX512F__ is
+ * defined, else AVX2 (two ymm registers, maskload / maskstore). The kernels
+ * work on short spans (a kernel row of k floats, an output row of out_w
+ * floats): the helpers load and store lanes [lo, hi) of a vector, and
+ * masked-off lanes are never accessed. Only simd_kernels.c includes it (see
+ * nn/kernels.h). */
 #ifndef CASSNN_NN_SIMD_H
 #define CASSNN_NN_SIMD_H
 
-#include <stdint.h>
-#ifdef __AVX512F__
 #include <immintrin.h>
-#endif
+#include <stdint.h>
 
 #ifdef __AVX512F__
 typedef __m512 vec16;
@@ -17,20 +18,14 @@ static inline __mmask16 lane_mask(int lo, int hi) {
     return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 static inline vec16 v_zero(void) { return _mm512_setzero_ps(); }
-static inline vec16 v_set(float x) { return _mm512_set1_ps(x); }
 /* lanes [lo, hi) = p[lane], others 0; p + lo .. p + hi - 1 must be valid */
 static inline vec16 v_load(const float *p, int lo, int hi) {
     return _mm512_maskz_loadu_ps(lane_mask(lo, hi), p);
-}
-/* v with lanes [lo, hi) replaced by p[lane] */
-static inline vec16 v_load_into(vec16 v, const float *p, int lo, int hi) {
-    return _mm512_mask_loadu_ps(v, lane_mask(lo, hi), p);
 }
 static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
     return _mm512_fmadd_ps(_mm512_set1_ps(a), x, acc);
 }
 static inline vec16 v_add(vec16 a, vec16 b) { return _mm512_add_ps(a, b); }
-static inline vec16 v_mul(vec16 a, vec16 b) { return _mm512_mul_ps(a, b); }
 static inline void v_store(float *p, vec16 v, int n) {
     _mm512_mask_storeu_ps(p, lane_mask(0, n), v);
 }
@@ -45,45 +40,39 @@ static inline uint32_t nonzero_bits(const float *p, int n) {
 }
 #else
 typedef struct vec16 {
-    float f[16];
+    __m256 lo, hi;
 } vec16;
-static inline vec16 v_zero(void) { return (vec16){{0}}; }
-static inline vec16 v_set(float x) {
-    vec16 v;
-    for (int t = 0; t < 16; t++) v.f[t] = x;
-    return v;
+/* all-ones in lanes [lo, hi) of the 8-lane half that starts at lane `base` */
+static inline __m256i half_mask(int lo, int hi, int base) {
+    const __m256i lane = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                          _mm256_set1_epi32(base));
+    return _mm256_and_si256(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(lo - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane));
 }
+static inline vec16 v_zero(void) { return (vec16){_mm256_setzero_ps(), _mm256_setzero_ps()}; }
 static inline vec16 v_load(const float *p, int lo, int hi) {
-    vec16 v = {{0}};
-    for (int t = lo; t < hi; t++) v.f[t] = p[t];
-    return v;
-}
-static inline vec16 v_load_into(vec16 v, const float *p, int lo, int hi) {
-    for (int t = lo; t < hi; t++) v.f[t] = p[t];
-    return v;
+    return (vec16){_mm256_maskload_ps(p, half_mask(lo, hi, 0)),
+                   _mm256_maskload_ps(p + 8, half_mask(lo, hi, 8))};
 }
 static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
-    for (int t = 0; t < 16; t++) acc.f[t] += a * x.f[t];
-    return acc;
+    const __m256 s = _mm256_set1_ps(a);
+    return (vec16){_mm256_fmadd_ps(s, x.lo, acc.lo), _mm256_fmadd_ps(s, x.hi, acc.hi)};
 }
 static inline vec16 v_add(vec16 a, vec16 b) {
-    for (int t = 0; t < 16; t++) a.f[t] += b.f[t];
-    return a;
-}
-static inline vec16 v_mul(vec16 a, vec16 b) {
-    for (int t = 0; t < 16; t++) a.f[t] *= b.f[t];
-    return a;
+    return (vec16){_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)};
 }
 static inline void v_store(float *p, vec16 v, int n) {
-    for (int t = 0; t < n; t++) p[t] = v.f[t];
+    _mm256_maskstore_ps(p, half_mask(0, n, 0), v.lo);
+    _mm256_maskstore_ps(p + 8, half_mask(0, n, 8), v.hi);
 }
 static inline void v_store_add(float *p, vec16 v, int n) {
-    for (int t = 0; t < n; t++) p[t] += v.f[t];
+    v_store(p, v_add(v_load(p, 0, n), v), n);
 }
 static inline uint32_t nonzero_bits(const float *p, int n) {
-    uint32_t bits = 0;
-    for (int t = 0; t < n; t++) bits |= (uint32_t)(p[t] != 0.0f) << t;
-    return bits;
+    const vec16 v = v_load(p, 0, n);
+    const __m256 z = _mm256_setzero_ps();
+    return (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(v.lo, z, _CMP_NEQ_UQ)) |
+           (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(v.hi, z, _CMP_NEQ_UQ)) << 8;
 }
 #endif
 

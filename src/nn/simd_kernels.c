@@ -1,0 +1,183 @@
+/* simd_kernels.c - cassnn's own vector kernels, compiled once per
+ * instruction set (src/nn/CMakeLists.txt: -march=x86-64-v3 and
+ * -march=x86-64-v4, each defining NN_KERNELS as the name of its table) and
+ * chosen at run time (nn/kernels.h): Conv2d's backward over the non-zero
+ * output gradients only, and the 2x2 max-pool. */
+#include <string.h>
+
+#include "nn/kernels.h"
+#include "nn/simd.h"
+
+static int row_count(const nn_conv_shape *s) { return s->in_c * s->k * s->k; }
+static int positions_of(const nn_conv_shape *s) { return s->out_h * s->out_w; }
+
+
+/* The non-zero output gradients of one image: output channel, position,
+ * value; `sorted` is scratch for scatter_rows (out_c*P + 2*out_h + 1 ints). */
+typedef struct grad_list {
+    int32_t *oc, *q;
+    float *v;
+    int32_t *sorted;
+    int n;
+} grad_list;
+
+/* din = sum over the listed gradients of gradient * weight[oc] placed at the
+ * output position's window. Computed per input row in a register: the
+ * window row of weights is loaded shifted into the lanes it covers (masked
+ * load), so nothing is read back from memory that was just written (a
+ * scatter of overlapping windows stalls on store forwarding). */
+static void scatter_rows(float *din, const grad_list *list, const float *weight,
+                         const nn_conv_shape *s) {
+    const int k = s->k, row = row_count(s), OH = s->out_h;
+    /* counting sort by output row: row oy's entries are by_row[start[oy] ..
+     * start[oy+1]) */
+    int32_t *by_row = list->sorted, *start = by_row + list->n, *fill = start + OH + 1;
+    memset(start, 0, sizeof(int32_t) * (size_t)(OH + 1));
+    for (int j = 0; j < list->n; j++) start[list->q[j] / s->out_w + 1]++;
+    for (int oy = 0; oy < OH; oy++) start[oy + 1] += start[oy];
+    memcpy(fill, start, sizeof(int32_t) * (size_t)OH);
+    for (int j = 0; j < list->n; j++) by_row[fill[list->q[j] / s->out_w]++] = j;
+    for (int c = 0; c < s->in_c; c++)
+        for (int y = 0; y < s->in_h; y++)
+            for (int x0 = 0; x0 < s->in_w; x0 += 16) {
+                const int lanes = s->in_w - x0 < 16 ? s->in_w - x0 : 16;
+                /* two chains: the FMA latency, not the loads, bounds one */
+                vec16 acc0 = v_zero(), acc1 = v_zero();
+                for (int ky = 0; ky < k; ky++) {
+                    const int oy = y - ky;
+                    if (oy < 0 || oy >= OH) continue;
+                    const float *wk = weight + (c * k + ky) * k;
+                    for (int b = start[oy]; b < start[oy + 1]; b++) {
+                        const int j = by_row[b];
+                        /* lanes ox-x0 .. ox-x0+k-1 hold weight row kx = 0..k-1 */
+                        const int shift = list->q[j] % s->out_w - x0;
+                        const int lo = shift > 0 ? shift : 0;
+                        const int hi = shift + k < lanes ? shift + k : lanes;
+                        if (lo >= hi) continue;
+                        const float *w = wk + (long)list->oc[j] * row;
+                        /* w - shift + t is only dereferenced for lanes lo..hi-1 */
+                        const vec16 term = v_load(w - shift, lo, hi);
+                        if (b & 1) acc1 = v_fma(acc1, list->v[j], term);
+                        else acc0 = v_fma(acc0, list->v[j], term);
+                    }
+                }
+                const vec16 acc = v_add(acc0, acc1);
+                v_store(din + ((long)c * s->in_h + y) * s->in_w + x0, acc, lanes);
+            }
+}
+
+/* Backward of one image from its non-zero output gradients: for each output
+ * channel, the list of (position, gradient); then per input channel and
+ * kernel row a register accumulator over that list for dweight; din (when
+ * wanted) from the list of all of them (scatter_rows). */
+static void conv_backward_sparse(float *dx, float *dweight, float *dbias, float *scratch,
+                                 const float *g, const float *in, const float *weight,
+                                 const nn_conv_shape *s) {
+    const int k = s->k, P = positions_of(s), row = row_count(s);
+    int32_t *offsets = (int32_t *)scratch; /* window origin in the input plane */
+    float *vs = scratch + P;
+    /* the list of all non-zeros (for din) after the per-channel one */
+    const long most = (long)s->out_c * P;
+    int32_t *rest = (int32_t *)scratch + 2 * P;
+    grad_list list = {rest, rest + most, (float *)(rest + 2 * most), rest + 3 * most, 0};
+    for (int oc = 0; oc < s->out_c; oc++) {
+        const float *go = g + (long)oc * P;
+        /* the non-zeros, found 16 positions at a time with a vector compare:
+         * no mispredicted branch per zero */
+        int m = 0;
+        for (int base = 0; base < P; base += 16) {
+            uint32_t bits = nonzero_bits(go + base, P - base < 16 ? P - base : 16);
+            while (bits) {
+                const int q = base + __builtin_ctz(bits);
+                bits &= bits - 1;
+                offsets[m] = (q / s->out_w) * s->in_w + q % s->out_w;
+                vs[m++] = go[q];
+                if (dx) {
+                    list.oc[list.n] = oc;
+                    list.q[list.n] = q;
+                    list.v[list.n++] = go[q];
+                }
+            }
+        }
+        if (m == 0) continue;
+        float db = 0.0f;
+        for (int j = 0; j < m; j++) db += vs[j];
+        dbias[oc] += db;
+        for (int c = 0; c < s->in_c; c++) {
+            const float *plane = in + (long)c * s->in_h * s->in_w;
+            float *dw = dweight + (long)oc * row + c * k * k;
+            for (int ky = 0; ky < k; ky++) {
+                const float *rowp = plane + (long)ky * s->in_w;
+                /* four independent chains hide the FMA latency */
+                vec16 a0 = v_zero(), a1 = v_zero(), a2 = v_zero(), a3 = v_zero();
+                int j = 0;
+                for (; j + 4 <= m; j += 4) {
+                    a0 = v_fma(a0, vs[j], v_load(rowp + offsets[j], 0, k));
+                    a1 = v_fma(a1, vs[j + 1], v_load(rowp + offsets[j + 1], 0, k));
+                    a2 = v_fma(a2, vs[j + 2], v_load(rowp + offsets[j + 2], 0, k));
+                    a3 = v_fma(a3, vs[j + 3], v_load(rowp + offsets[j + 3], 0, k));
+                }
+                for (; j < m; j++) a0 = v_fma(a0, vs[j], v_load(rowp + offsets[j], 0, k));
+                v_store_add(dw + ky * k, v_add(v_add(a0, a1), v_add(a2, a3)), k);
+            }
+        }
+    }
+    if (dx) scatter_rows(dx, &list, weight, s);
+}
+
+
+static long count_nonzero(const float *x, long count) {
+    long nonzero = 0;
+    for (long j = 0; j < count; j += 16)
+        nonzero += __builtin_popcount(nonzero_bits(x + j, count - j < 16 ? (int)(count - j) : 16));
+    return nonzero;
+}
+
+#ifdef __AVX512F__
+/* 2x2 windows with stride 2, 16 outputs at a time: even and odd columns of
+ * two input rows are separated with a permute, then the four candidates are
+ * compared in window order (first maximum wins, as in PyTorch). */
+static void maxpool2x2_plane(float *o, int32_t *a, const float *x, const nn_conv_shape *s) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const int W = s->in_w;
+    for (int oy = 0; oy < s->out_h; oy++) {
+        const float *r0 = x + (long)(2 * oy) * W, *r1 = r0 + W;
+        for (int ox0 = 0; ox0 < s->out_w; ox0 += 16) {
+            const int n = s->out_w - ox0 < 16 ? s->out_w - ox0 : 16;
+            const int in_lo = 2 * n < 16 ? 2 * n : 16, in_hi = 2 * n - in_lo;
+            const float *p0 = r0 + 2 * ox0, *p1 = r1 + 2 * ox0;
+            const __m512 a_lo = v_load(p0, 0, in_lo), a_hi = v_load(p0 + 16, 0, in_hi);
+            const __m512 b_lo = v_load(p1, 0, in_lo), b_hi = v_load(p1 + 16, 0, in_hi);
+            const __m512 c00 = _mm512_permutex2var_ps(a_lo, even, a_hi);
+            const __m512 c01 = _mm512_permutex2var_ps(a_lo, odd, a_hi);
+            const __m512 c10 = _mm512_permutex2var_ps(b_lo, even, b_hi);
+            const __m512 c11 = _mm512_permutex2var_ps(b_lo, odd, b_hi);
+            /* lane t: input column 2t of the chunk */
+            const __m512i base = _mm512_add_epi32(even, _mm512_set1_epi32(2 * oy * W + 2 * ox0));
+            __m512 best = c00;
+            __m512i idx = base;
+            __mmask16 m = _mm512_cmp_ps_mask(c01, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, m, c01);
+            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(1));
+            m = _mm512_cmp_ps_mask(c10, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, m, c10);
+            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(W));
+            m = _mm512_cmp_ps_mask(c11, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, m, c11);
+            idx = _mm512_mask_add_epi32(idx, m, base, _mm512_set1_epi32(W + 1));
+            const __mmask16 out_lanes = lane_mask(0, n);
+            _mm512_mask_storeu_ps(o + oy * s->out_w + ox0, out_lanes, best);
+            _mm512_mask_storeu_epi32(a + oy * s->out_w + ox0, out_lanes, idx);
+        }
+    }
+}
+#endif
+
+const nn_kernels NN_KERNELS = {
+    .conv2d_backward_sparse = conv_backward_sparse,
+    .count_nonzero = count_nonzero,
+#ifdef __AVX512F__
+    .maxpool2x2_plane = maxpool2x2_plane,
+#endif
+};
