@@ -2,6 +2,7 @@
 #include "nn/dnnl_conv.h"
 
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +293,16 @@ void nn_dnnl_conv_free(nn_dnnl_conv *c) {
     free(c);
 }
 
+/* oneDNN (Debian's is built on OpenMP) fixes a primitive's thread count
+ * when it is created and runs on OpenMP teams: one thread each, as
+ * OpenBLAS, because nn_exec's threads already use every core. The caller's
+ * own setting is put back afterwards. */
+static int single_threaded(void) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    return saved;
+}
+
 /* The plan for n images: kept, or built in the least recently used slot. */
 static plan *plan_for(nn_dnnl_conv *c, int n, cassnn_err *err) {
     plan *slot = &c->plans[0];
@@ -314,9 +325,14 @@ static plan *plan_for(nn_dnnl_conv *c, int n, cassnn_err *err) {
 }
 
 int nn_dnnl_conv_prepare(nn_dnnl_conv *c, int n, cassnn_err *err) {
-    return n > 0 && !plan_for(c, n, err) ? -1 : 0;
+    if (n <= 0) return 0;
+    const int threads = single_threaded();
+    const plan *p = plan_for(c, n, err);
+    omp_set_num_threads(threads);
+    return p ? 0 : -1;
 }
 
+/* Runs in single_threaded() mode (the callers below). */
 static plan *plan_or_die(nn_dnnl_conv *c, int n) {
     cassnn_err err = {0};
     plan *p = plan_for(c, n, &err);
@@ -333,6 +349,7 @@ static void run(nn_dnnl_conv *c, dnnl_primitive_t prim, int nargs, const dnnl_ex
 
 void nn_dnnl_conv_forward(nn_dnnl_conv *c, float *out, const float *in, const float *weight,
                           const float *bias, int n) {
+    const int threads = single_threaded();
     plan *p = plan_or_die(c, n);
     const dnnl_exec_arg_t args[] = {
         {DNNL_ARG_SRC, view_bind(c->stream, &p->f_src, in)},
@@ -343,10 +360,12 @@ void nn_dnnl_conv_forward(nn_dnnl_conv *c, float *out, const float *in, const fl
     run(c, p->fwd, 5, args);
     view_finish(c->stream, &p->f_dst);
     dnnl_stream_wait(c->stream);
+    omp_set_num_threads(threads);
 }
 
 void nn_dnnl_conv_backward_data(nn_dnnl_conv *c, float *din, const float *dout,
                                 const float *weight, int n) {
+    const int threads = single_threaded();
     plan *p = plan_or_die(c, n);
     const dnnl_exec_arg_t args[] = {
         {DNNL_ARG_DIFF_DST, view_bind(c->stream, &p->d_ddst, dout)},
@@ -356,10 +375,12 @@ void nn_dnnl_conv_backward_data(nn_dnnl_conv *c, float *din, const float *dout,
     run(c, p->bwd_data, 4, args);
     view_finish(c->stream, &p->d_dsrc);
     dnnl_stream_wait(c->stream);
+    omp_set_num_threads(threads);
 }
 
 void nn_dnnl_conv_backward_weights(nn_dnnl_conv *c, float *dweight, float *dbias,
                                    const float *dout, const float *in, int n) {
+    const int threads = single_threaded();
     plan *p = plan_or_die(c, n);
     const dnnl_exec_arg_t args[] = {
         {DNNL_ARG_SRC, view_bind(c->stream, &p->w_src, in)},
@@ -371,4 +392,5 @@ void nn_dnnl_conv_backward_weights(nn_dnnl_conv *c, float *dweight, float *dbias
     view_finish(c->stream, &p->w_dweight);
     view_finish(c->stream, &p->w_dbias);
     dnnl_stream_wait(c->stream);
+    omp_set_num_threads(threads);
 }

@@ -4,7 +4,6 @@
 #include "cassnn/nn.h"
 
 #include <cblas.h>
-#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,9 +106,6 @@ static void backward(nn_exec *e, worker *w, int t, int i0, int cnt) {
 }
 
 static void run_chunk(nn_exec *e, int t) {
-    /* oneDNN (OpenMP build) runs inside this thread's chunk: one thread
-     * each, as OpenBLAS (our threads already use every core) */
-    omp_set_num_threads(1);
     worker *w = &e->workers[t];
     const nn_net *net = e->net;
     const int i0 = (int)((long)e->n * t / e->threads);

@@ -17,8 +17,8 @@ typedef struct nn_kernels {
                                    const float *g, const float *in, const float *weight,
                                    const nn_conv_shape *s);
     long (*count_nonzero)(const float *x, long count);
-    /* One plane of 2x2 / stride-2 max pooling; NULL where the set has none
-     * (the portable loop runs). */
+    /* One plane of 2x2 / stride-2 max pooling (other windows: a portable
+     * loop in maxpool2d.c). */
     void (*maxpool2x2_plane)(float *out, int32_t *argmax, const float *in,
                              const nn_conv_shape *s);
 } nn_kernels;

@@ -172,12 +172,53 @@ static void maxpool2x2_plane(float *o, int32_t *a, const float *x, const nn_conv
         }
     }
 }
+#else
+/* The same with 8 outputs at a time: the even and odd columns of 16 input
+ * floats come from a shuffle within 128-bit lanes and a cross-lane
+ * permute; partial chunks use masked loads and stores. */
+static void maxpool2x2_plane(float *o, int32_t *a, const float *x, const nn_conv_shape *s) {
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    const int W = s->in_w;
+    for (int oy = 0; oy < s->out_h; oy++) {
+        const float *r0 = x + (long)(2 * oy) * W, *r1 = r0 + W;
+        for (int ox0 = 0; ox0 < s->out_w; ox0 += 8) {
+            const int n = s->out_w - ox0 < 8 ? s->out_w - ox0 : 8;
+            const int in_lo = 2 * n < 8 ? 2 * n : 8, in_hi = 2 * n - in_lo;
+            const __m256i m_lo = half_mask(0, in_lo, 0), m_hi = half_mask(0, in_hi, 0);
+            const float *p0 = r0 + 2 * ox0, *p1 = r1 + 2 * ox0;
+            const __m256 a_lo = _mm256_maskload_ps(p0, m_lo), a_hi = _mm256_maskload_ps(p0 + 8, m_hi);
+            const __m256 b_lo = _mm256_maskload_ps(p1, m_lo), b_hi = _mm256_maskload_ps(p1 + 8, m_hi);
+            /* shuffle: [0 2 8 10 | 4 6 12 14], the permute puts them in order */
+            const __m256 c00 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(a_lo, a_hi, _MM_SHUFFLE(2, 0, 2, 0))), 0xd8));
+            const __m256 c01 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(a_lo, a_hi, _MM_SHUFFLE(3, 1, 3, 1))), 0xd8));
+            const __m256 c10 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(b_lo, b_hi, _MM_SHUFFLE(2, 0, 2, 0))), 0xd8));
+            const __m256 c11 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(b_lo, b_hi, _MM_SHUFFLE(3, 1, 3, 1))), 0xd8));
+            const __m256i base = _mm256_add_epi32(even, _mm256_set1_epi32(2 * oy * W + 2 * ox0));
+            /* in window order; strict > keeps the first maximum (PyTorch) */
+            __m256 best = c00;
+            __m256i idx = base;
+            const __m256 cand[3] = {c01, c10, c11};
+            const int step[3] = {1, W, W + 1};
+            for (int j = 0; j < 3; j++) {
+                const __m256 gt = _mm256_cmp_ps(cand[j], best, _CMP_GT_OQ);
+                best = _mm256_blendv_ps(best, cand[j], gt);
+                idx = _mm256_blendv_epi8(idx, _mm256_add_epi32(base, _mm256_set1_epi32(step[j])),
+                                         _mm256_castps_si256(gt));
+            }
+            const __m256i out_lanes = half_mask(0, n, 0);
+            _mm256_maskstore_ps(o + oy * s->out_w + ox0, out_lanes, best);
+            _mm256_maskstore_epi32(a + oy * s->out_w + ox0, out_lanes, idx);
+        }
+    }
+}
 #endif
 
 const nn_kernels NN_KERNELS = {
     .conv2d_backward_sparse = conv_backward_sparse,
     .count_nonzero = count_nonzero,
-#ifdef __AVX512F__
     .maxpool2x2_plane = maxpool2x2_plane,
-#endif
 };

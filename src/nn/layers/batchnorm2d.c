@@ -13,17 +13,34 @@
  * nothing in double for float inputs, and one pass (one barrier in nn_exec)
  * is enough. */
 
+/* *sum += sum of a[j], *dot += sum of a[j] * (b[j] - shift), in double, over
+ * LANES independent partial sums (one vector of them: the additions do not
+ * wait on each other, as one running sum's would). */
+#define LANES 8
+static void sum_and_dot(const float *a, const float *b, float shift, long n, double *sum,
+                        double *dot) {
+    double s[LANES] = {0}, d[LANES] = {0};
+    long j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int t = 0; t < LANES; t++) {
+            s[t] += a[j + t];
+            d[t] += (double)a[j + t] * (b[j + t] - shift);
+        }
+    for (; j < n; j++) {
+        s[0] += a[j];
+        d[0] += (double)a[j] * (b[j] - shift);
+    }
+    for (int t = 0; t < LANES; t++) {
+        *sum += s[t];
+        *dot += d[t];
+    }
+}
+
 void nn_bn_sums(double *sums, const float *in, int n, int c, long plane) {
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++) {
             const float *x = in + ((long)i * c + ch) * plane;
-            double sum = 0.0, squares = 0.0;
-            for (long j = 0; j < plane; j++) {
-                sum += x[j];
-                squares += (double)x[j] * x[j];
-            }
-            sums[ch] += sum;
-            sums[c + ch] += squares;
+            sum_and_dot(x, x, 0.0f, plane, &sums[ch], &sums[c + ch]);
         }
 }
 
@@ -68,14 +85,7 @@ void nn_bn_grad_sums(double *sums, const float *dout, const float *in, const flo
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++) {
             const long off = ((long)i * c + ch) * plane;
-            const float mean = mean_invstd[ch];
-            double sum = 0.0, dot = 0.0;
-            for (long j = 0; j < plane; j++) {
-                sum += dout[off + j];
-                dot += (double)dout[off + j] * (in[off + j] - mean);
-            }
-            sums[ch] += sum;
-            sums[c + ch] += dot;
+            sum_and_dot(dout + off, in + off, mean_invstd[ch], plane, &sums[ch], &sums[c + ch]);
         }
 }
 

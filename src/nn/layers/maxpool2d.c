@@ -5,8 +5,8 @@
 #include "nn/kernels.h"
 #include "nn/layer.h"
 
-/* 2x2 windows of stride 2 through the instruction set's kernel where it
- * has one; else (and for every other window) a portable loop. */
+/* 2x2 windows of stride 2 through the instruction set's kernel; every
+ * other window through a portable loop. */
 void nn_maxpool2d_forward(float *out, int32_t *argmax, const float *in, int n,
                           const nn_conv_shape *s) {
     const long in_plane = (long)s->in_h * s->in_w, out_plane = (long)s->out_h * s->out_w;
