@@ -13,6 +13,11 @@
 
 enum run_mode { RUN_EVAL, RUN_TRAIN, RUN_TRAIN_NO_DROPOUT };
 
+/* Eval mode runs a thread's chunk in pieces of this many images (or of
+ * the training chunk, if larger): workspaces for 32 images, not for half
+ * of a 1000-image test batch, and activations that stay in the caches. */
+#define EVAL_PIECE 32
+
 /* One thread's workspaces, sized for its largest chunk. */
 typedef struct worker {
     float **out;          /* [layer] output activations; NULL for NN_LAYER_ALIAS layers */
@@ -30,6 +35,7 @@ typedef struct worker {
 struct nn_exec {
     nn_net *net;
     int threads, max_train_batch, max_eval_batch;
+    int eval_piece;            /* images per forward pass in eval mode */
     int started;               /* threads running thread_main (1..started-1) */
     int first_param_layer;     /* backward stops here: nothing below needs a gradient */
     int has_sync;              /* training needs the threads to meet (barrier) */
@@ -105,26 +111,12 @@ static void backward(nn_exec *e, worker *w, int t, int i0, int cnt) {
     }
 }
 
-static void run_chunk(nn_exec *e, int t) {
-    worker *w = &e->workers[t];
+/* Forward of images [i0, i0+cnt), the log-probabilities out, and the loss
+ * and correct count added up; in training also the loss gradient (gout). */
+static void forward_and_loss(nn_exec *e, worker *w, int t, int i0, int cnt) {
     const nn_net *net = e->net;
-    const int i0 = (int)((long)e->n * t / e->threads);
-    const int cnt = (int)((long)e->n * (t + 1) / e->threads) - i0;
     const int training = e->mode != RUN_EVAL;
-    w->loss = 0.0;
-    w->correct = 0;
-    if (training) memset(w->grads, 0, sizeof(float) * (size_t)net->n_params);
-    if (cnt == 0) {
-        /* the other threads wait for this one's (empty) sums at every
-         * NN_LAYER_SYNC layer */
-        if (training && e->has_sync && e->n > 0) {
-            forward(e, w, t, i0, 0);
-            backward(e, w, t, i0, 0);
-        }
-        return;
-    }
-    const long image = (long)net->in_c * net->in_h * net->in_w;
-    w->x[0] = e->x + i0 * image;
+    w->x[0] = e->x + (long)i0 * net->in_c * net->in_h * net->in_w;
     forward(e, w, t, i0, cnt);
     const float *logp = w->x[net->n_layers];
     const int classes = net->classes;
@@ -138,9 +130,35 @@ static void run_chunk(nn_exec *e, int t) {
             if (row[c] > row[best]) best = c;
         w->correct += best == labels[i];
     }
-    w->loss = nn_nll_loss(training ? w->gout : NULL, logp, labels, cnt, classes,
-                          1.0f / (float)e->n);
-    if (training) backward(e, w, t, i0, cnt);
+    w->loss += nn_nll_loss(training ? w->gout : NULL, logp, labels, cnt, classes,
+                           1.0f / (float)e->n);
+}
+
+static void run_chunk(nn_exec *e, int t) {
+    worker *w = &e->workers[t];
+    const int i0 = (int)((long)e->n * t / e->threads);
+    const int cnt = (int)((long)e->n * (t + 1) / e->threads) - i0;
+    w->loss = 0.0;
+    w->correct = 0;
+    if (e->mode == RUN_EVAL) {
+        /* no batch statistics in eval mode: the chunk goes through in pieces
+         * that fit the workspaces (and the caches) */
+        for (int p = 0; p < cnt; p += e->eval_piece)
+            forward_and_loss(e, w, t, i0 + p, cnt - p < e->eval_piece ? cnt - p : e->eval_piece);
+        return;
+    }
+    memset(w->grads, 0, sizeof(float) * (size_t)e->net->n_params);
+    if (cnt == 0) {
+        /* the other threads wait for this one's (empty) sums at every
+         * NN_LAYER_SYNC layer */
+        if (e->has_sync && e->n > 0) {
+            forward(e, w, t, i0, 0);
+            backward(e, w, t, i0, 0);
+        }
+        return;
+    }
+    forward_and_loss(e, w, t, i0, cnt);
+    backward(e, w, t, i0, cnt);
 }
 
 typedef struct thread_arg {
@@ -221,7 +239,8 @@ static int alloc_worker(nn_exec *e, worker *w, cassnn_err *err) {
     const nn_net *net = e->net;
     const int L = net->n_layers;
     const int train_chunk = (e->max_train_batch + e->threads - 1) / e->threads;
-    const int eval_chunk = (e->max_eval_batch + e->threads - 1) / e->threads;
+    int eval_chunk = (e->max_eval_batch + e->threads - 1) / e->threads;
+    if (eval_chunk > e->eval_piece) eval_chunk = e->eval_piece;
     const int chunk = train_chunk > eval_chunk ? train_chunk : eval_chunk;
     int failed = 0;
     w->out = calloc((size_t)L, sizeof *w->out);
@@ -275,6 +294,8 @@ int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval
     e->max_train_batch = max_train_batch;
     e->max_eval_batch = max_eval_batch;
     e->seed = seed;
+    const int train_chunk = (max_train_batch + threads - 1) / threads;
+    e->eval_piece = train_chunk > EVAL_PIECE ? train_chunk : EVAL_PIECE;
     e->first_param_layer = net->n_layers;
     for (int i = net->n_layers - 1; i >= 0; i--) {
         if (net->layers[i].weight_off >= 0) e->first_param_layer = i;
