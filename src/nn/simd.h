@@ -25,6 +25,9 @@ static inline vec16 v_load(const float *p, int lo, int hi) {
 static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
     return _mm512_fmadd_ps(_mm512_set1_ps(a), x, acc);
 }
+static inline vec16 v_loadu(const float *p) { return _mm512_loadu_ps(p); }
+static inline vec16 v_fmav(vec16 acc, vec16 a, vec16 b) { return _mm512_fmadd_ps(a, b, acc); }
+static inline float v_sum(vec16 v) { return _mm512_reduce_add_ps(v); }
 static inline vec16 v_add(vec16 a, vec16 b) { return _mm512_add_ps(a, b); }
 static inline void v_store(float *p, vec16 v, int n) {
     _mm512_mask_storeu_ps(p, lane_mask(0, n), v);
@@ -60,6 +63,19 @@ static inline vec16 v_fma(vec16 acc, float a, vec16 x) {
 }
 static inline vec16 v_add(vec16 a, vec16 b) {
     return (vec16){_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)};
+}
+/* all 16 lanes, no mask */
+static inline vec16 v_loadu(const float *p) {
+    return (vec16){_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)};
+}
+static inline vec16 v_fmav(vec16 acc, vec16 a, vec16 b) {
+    return (vec16){_mm256_fmadd_ps(a.lo, b.lo, acc.lo), _mm256_fmadd_ps(a.hi, b.hi, acc.hi)};
+}
+static inline float v_sum(vec16 v) {
+    const __m256 s = _mm256_add_ps(v.lo, v.hi);
+    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
 }
 static inline void v_store(float *p, vec16 v, int n) {
     _mm256_maskstore_ps(p, half_mask(0, n, 0), v.lo);

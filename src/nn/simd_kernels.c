@@ -126,6 +126,51 @@ static void conv_backward_sparse(float *dx, float *dweight, float *dbias, float 
 }
 
 
+/* Weight and bias gradients of a convolution whose input has few channels
+ * (oneDNN is slow there): for each (output channel, input channel, kernel
+ * row), one vector accumulator per kernel column runs over the output
+ * gradient rows of a group of images against the matching rows of their
+ * zero-padded input planes, so each output gradient vector loaded feeds k
+ * FMAs and the accumulators stay in registers. */
+static void conv_weight_grad_small(float *dweight, float *dbias, float *scratch, const float *dout,
+                                   const float *in, int n, const nn_conv_shape *s) {
+    const int k = s->k, pad = s->pad, OW = s->out_w, OH = s->out_h;
+    const int rows = s->in_h + 2 * pad, stride = nn_conv2d_small_row(s);
+    const long plane = (long)rows * stride, in_plane = (long)s->in_h * s->in_w;
+    const long out_plane = (long)OH * OW;
+    for (int g0 = 0; g0 < n; g0 += NN_CONV2D_SMALL_GROUP) {
+        const int gn = n - g0 < NN_CONV2D_SMALL_GROUP ? n - g0 : NN_CONV2D_SMALL_GROUP;
+        for (int c = 0; c < s->in_c; c++) {
+            memset(scratch, 0, sizeof(float) * (size_t)(gn * plane));
+            for (int i = 0; i < gn; i++)
+                for (int y = 0; y < s->in_h; y++)
+                    memcpy(scratch + i * plane + (long)(y + pad) * stride + pad,
+                           in + ((long)(g0 + i) * s->in_c + c) * in_plane + (long)y * s->in_w,
+                           sizeof(float) * (size_t)s->in_w);
+            for (int oc = 0; oc < s->out_c; oc++)
+                for (int ky = 0; ky < k; ky++) {
+                    vec16 acc[NN_CONV2D_SMALL_K], bias = v_zero();
+                    for (int kx = 0; kx < k; kx++) acc[kx] = v_zero();
+                    const int with_bias = c == 0 && ky == 0;
+                    for (int i = 0; i < gn; i++) {
+                        const float *g = dout + ((long)(g0 + i) * s->out_c + oc) * out_plane;
+                        const float *x = scratch + i * plane + (long)ky * stride;
+                        for (int oy = 0; oy < OH; oy++)
+                            for (int x0 = 0; x0 < OW; x0 += 16) {
+                                const vec16 d = v_load(g + oy * OW + x0, 0, OW - x0 < 16 ? OW - x0 : 16);
+                                const float *xr = x + (long)oy * stride + x0;
+                                for (int kx = 0; kx < k; kx++) acc[kx] = v_fmav(acc[kx], d, v_loadu(xr + kx));
+                                if (with_bias) bias = v_add(bias, d);
+                            }
+                    }
+                    float *dw = dweight + (((long)oc * s->in_c + c) * k + ky) * k;
+                    for (int kx = 0; kx < k; kx++) dw[kx] += v_sum(acc[kx]);
+                    if (with_bias) dbias[oc] += v_sum(bias);
+                }
+        }
+    }
+}
+
 static long count_nonzero(const float *x, long count) {
     long nonzero = 0;
     for (long j = 0; j < count; j += 16)
@@ -219,6 +264,7 @@ static void maxpool2x2_plane(float *o, int32_t *a, const float *x, const nn_conv
 
 const nn_kernels NN_KERNELS = {
     .conv2d_backward_sparse = conv_backward_sparse,
+    .conv2d_weight_grad_small = conv_weight_grad_small,
     .count_nonzero = count_nonzero,
     .maxpool2x2_plane = maxpool2x2_plane,
 };

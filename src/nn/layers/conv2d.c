@@ -8,7 +8,10 @@
 #include "nn/layer.h"
 
 /* ---- Conv2d ---------------------------------------------------------------------
- * Forward and dense backward through oneDNN (dnnl_conv.h). Backward: when
+ * Forward and dense backward through oneDNN (dnnl_conv.h), except the
+ * weight gradient of an input with few channels (the first layer: oneDNN
+ * is slow there), which nn_kernels' conv2d_weight_grad_small computes.
+ * Backward: when
  * most output gradients of the chunk are zero (after max-pool, ReLU and
  * dropout), only the non-zero ones are visited, reading windows straight
  * from the input (nn_kernels' conv2d_backward_sparse); that needs stride 1,
@@ -20,6 +23,7 @@ struct nn_conv2d {
     nn_dnnl_conv *dense;
     const nn_kernels *kernels;
     float *sparse_scratch;     /* NULL when the sparse path cannot run */
+    float *small_scratch;      /* NULL unless the few-channel weight gradient runs */
 };
 
 static int use_sparse_path(const nn_conv_shape *s) {
@@ -45,6 +49,11 @@ int nn_conv2d_create(nn_conv2d **out, const nn_conv_shape *s, cassnn_err *err) {
         free(c);
         return cassnn_err_set(err, "conv: out of memory");
     }
+    if (nn_conv2d_small_fits(s) &&
+        !(c->small_scratch = aligned_alloc(64, ((size_t)nn_conv2d_small_scratch_floats(s) * 4 + 63) / 64 * 64))) {
+        nn_conv2d_free(c);
+        return cassnn_err_set(err, "conv: out of memory");
+    }
     if (nn_dnnl_conv_create(&c->dense, s, err)) {
         nn_conv2d_free(c);
         return -1;
@@ -61,6 +70,7 @@ void nn_conv2d_free(nn_conv2d *c) {
     if (!c) return;
     nn_dnnl_conv_free(c->dense);
     free(c->sparse_scratch);
+    free(c->small_scratch);
     free(c);
 }
 
@@ -82,7 +92,10 @@ void nn_conv2d_backward(nn_conv2d *c, float *din, float *dweight, float *dbias,
                                                in + i * in_size, weight, s);
         return;
     }
-    nn_dnnl_conv_backward_weights(c->dense, dweight, dbias, dout, in, n);
+    if (c->small_scratch)
+        c->kernels->conv2d_weight_grad_small(dweight, dbias, c->small_scratch, dout, in, n, s);
+    else
+        nn_dnnl_conv_backward_weights(c->dense, dweight, dbias, dout, in, n);
     if (din) nn_dnnl_conv_backward_data(c->dense, din, dout, weight, n);
 }
 
