@@ -1,14 +1,11 @@
 /* dnnl_conv.c - Conv2d's dense kernels through oneDNN (see dnnl_conv.h). */
 #include "nn/dnnl_conv.h"
 
-#include <oneapi/dnnl/dnnl.h>
-#include <omp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/nn_isa.h"
+#include "nn/dnnl.h"
 
 /* Plans kept per object: more chunk sizes than a run uses (training chunk,
  * its last batch's, evaluation chunk and its last batch's). */
@@ -52,16 +49,6 @@ struct nn_dnnl_conv {
     plan plans[MAX_PLANS];
 };
 
-static dnnl_engine_t engine;
-static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
-
-static void engine_create(void) {
-    nn_isa isa;
-    cassnn_err ignored = {0};
-    nn_isa_select(&isa, &ignored); /* caps oneDNN first; nn_exec reports a failure */
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
-}
-
 #define TRY(call)                                                                         \
     do {                                                                                  \
         const dnnl_status_t st_ = (call);                                                 \
@@ -84,11 +71,11 @@ static void *alloc_bytes(size_t bytes) {
 static int view_init(view *v, enum view_dir dir, const dnnl_memory_desc_t *user_md,
                      const dnnl_memory_desc_t *prim_md, cassnn_err *err) {
     v->dir = dir;
-    TRY(dnnl_memory_create(&v->user, user_md, engine, DNNL_MEMORY_NONE));
+    TRY(dnnl_memory_create(&v->user, user_md, nn_dnnl_engine(), DNNL_MEMORY_NONE));
     if (dir != VIEW_OUT_ADD && dnnl_memory_desc_equal(user_md, prim_md)) return 0;
     if (!(v->buf = alloc_bytes(dnnl_memory_desc_get_size(prim_md))))
         return cassnn_err_set(err, "oneDNN: out of memory for a reorder buffer");
-    TRY(dnnl_memory_create(&v->prim, prim_md, engine, v->buf));
+    TRY(dnnl_memory_create(&v->prim, prim_md, nn_dnnl_engine(), v->buf));
     dnnl_primitive_attr_t attr = NULL;
     if (dir == VIEW_OUT_ADD) {
         dnnl_post_ops_t ops;
@@ -100,8 +87,8 @@ static int view_init(view *v, enum view_dir dir, const dnnl_memory_desc_t *user_
     }
     dnnl_primitive_desc_t pd;
     const dnnl_status_t st =
-        dir == VIEW_IN ? dnnl_reorder_primitive_desc_create(&pd, user_md, engine, prim_md, engine, attr)
-                       : dnnl_reorder_primitive_desc_create(&pd, prim_md, engine, user_md, engine, attr);
+        dir == VIEW_IN ? dnnl_reorder_primitive_desc_create(&pd, user_md, nn_dnnl_engine(), prim_md, nn_dnnl_engine(), attr)
+                       : dnnl_reorder_primitive_desc_create(&pd, prim_md, nn_dnnl_engine(), user_md, nn_dnnl_engine(), attr);
     if (attr) dnnl_primitive_attr_destroy(attr);
     TRY(st);
     const dnnl_status_t created = dnnl_primitive_create(&v->reorder, pd);
@@ -159,7 +146,7 @@ static int make_primitive(dnnl_primitive_desc_t *pd, dnnl_primitive_t *prim, con
     dnnl_primitive_attr_t attr;
     TRY(dnnl_primitive_attr_create(&attr));
     TRY(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-    const dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, engine, hint);
+    const dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, nn_dnnl_engine(), hint);
     dnnl_primitive_attr_destroy(attr);
     TRY(st);
     TRY(dnnl_primitive_create(prim, *pd));
@@ -197,7 +184,7 @@ static void right_pad(const nn_conv_shape *s, dnnl_dims_t r) {
 
 static int scratch_memory(dnnl_memory_t *m, const_dnnl_primitive_desc_t pd, void *buf,
                           cassnn_err *err) {
-    TRY(dnnl_memory_create(m, query(pd, dnnl_query_scratchpad_md), engine, buf));
+    TRY(dnnl_memory_create(m, query(pd, dnnl_query_scratchpad_md), nn_dnnl_engine(), buf));
     return 0;
 }
 
@@ -273,12 +260,11 @@ static void plan_free(plan *p) {
 
 int nn_dnnl_conv_create(nn_dnnl_conv **out, const nn_conv_shape *s, cassnn_err *err) {
     *out = NULL;
-    pthread_once(&engine_once, engine_create);
-    if (!engine) return cassnn_err_set(err, "oneDNN: cannot create a CPU engine");
+    if (!nn_dnnl_engine()) return cassnn_err_set(err, "oneDNN: cannot create a CPU engine");
     nn_dnnl_conv *c = calloc(1, sizeof *c);
     if (!c) return cassnn_err_set(err, "oneDNN: out of memory");
     c->s = *s;
-    if (dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+    if (dnnl_stream_create(&c->stream, nn_dnnl_engine(), dnnl_stream_default_flags) != dnnl_success) {
         free(c);
         return cassnn_err_set(err, "oneDNN: cannot create a stream");
     }
@@ -291,16 +277,6 @@ void nn_dnnl_conv_free(nn_dnnl_conv *c) {
     for (int i = 0; i < c->n_plans; i++) plan_free(&c->plans[i]);
     dnnl_stream_destroy(c->stream);
     free(c);
-}
-
-/* oneDNN (Debian's is built on OpenMP) fixes a primitive's thread count
- * when it is created and runs on OpenMP teams: one thread each, as
- * OpenBLAS, because nn_exec's threads already use every core. The caller's
- * own setting is put back afterwards. */
-static int single_threaded(void) {
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    return saved;
 }
 
 /* The plan for n images: kept, or built in the least recently used slot. */
@@ -326,13 +302,13 @@ static plan *plan_for(nn_dnnl_conv *c, int n, cassnn_err *err) {
 
 int nn_dnnl_conv_prepare(nn_dnnl_conv *c, int n, cassnn_err *err) {
     if (n <= 0) return 0;
-    const int threads = single_threaded();
+    const int threads = nn_dnnl_single_thread();
     const plan *p = plan_for(c, n, err);
-    omp_set_num_threads(threads);
+    nn_dnnl_threads_restore(threads);
     return p ? 0 : -1;
 }
 
-/* Runs in single_threaded() mode (the callers below). */
+/* Runs in nn_dnnl_single_thread() mode (the callers below). */
 static plan *plan_or_die(nn_dnnl_conv *c, int n) {
     cassnn_err err = {0};
     plan *p = plan_for(c, n, &err);
@@ -349,7 +325,7 @@ static void run(nn_dnnl_conv *c, dnnl_primitive_t prim, int nargs, const dnnl_ex
 
 void nn_dnnl_conv_forward(nn_dnnl_conv *c, float *out, const float *in, const float *weight,
                           const float *bias, int n) {
-    const int threads = single_threaded();
+    const int threads = nn_dnnl_single_thread();
     plan *p = plan_or_die(c, n);
     const dnnl_exec_arg_t args[] = {
         {DNNL_ARG_SRC, view_bind(c->stream, &p->f_src, in)},
@@ -360,12 +336,12 @@ void nn_dnnl_conv_forward(nn_dnnl_conv *c, float *out, const float *in, const fl
     run(c, p->fwd, 5, args);
     view_finish(c->stream, &p->f_dst);
     dnnl_stream_wait(c->stream);
-    omp_set_num_threads(threads);
+    nn_dnnl_threads_restore(threads);
 }
 
 void nn_dnnl_conv_backward_data(nn_dnnl_conv *c, float *din, const float *dout,
                                 const float *weight, int n) {
-    const int threads = single_threaded();
+    const int threads = nn_dnnl_single_thread();
     plan *p = plan_or_die(c, n);
     const dnnl_exec_arg_t args[] = {
         {DNNL_ARG_DIFF_DST, view_bind(c->stream, &p->d_ddst, dout)},
@@ -375,12 +351,12 @@ void nn_dnnl_conv_backward_data(nn_dnnl_conv *c, float *din, const float *dout,
     run(c, p->bwd_data, 4, args);
     view_finish(c->stream, &p->d_dsrc);
     dnnl_stream_wait(c->stream);
-    omp_set_num_threads(threads);
+    nn_dnnl_threads_restore(threads);
 }
 
 void nn_dnnl_conv_backward_weights(nn_dnnl_conv *c, float *dweight, float *dbias,
                                    const float *dout, const float *in, int n) {
-    const int threads = single_threaded();
+    const int threads = nn_dnnl_single_thread();
     plan *p = plan_or_die(c, n);
     const dnnl_exec_arg_t args[] = {
         {DNNL_ARG_SRC, view_bind(c->stream, &p->w_src, in)},
@@ -392,5 +368,5 @@ void nn_dnnl_conv_backward_weights(nn_dnnl_conv *c, float *dweight, float *dbias
     view_finish(c->stream, &p->w_dweight);
     view_finish(c->stream, &p->w_dbias);
     dnnl_stream_wait(c->stream);
-    omp_set_num_threads(threads);
+    nn_dnnl_threads_restore(threads);
 }

@@ -3,7 +3,6 @@
  * Every layer runs through its entry in the layer table (layer.h). */
 #include "cassnn/nn.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,9 +312,6 @@ int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval
             nn_exec_free(e);
             return -1;
         }
-    /* Our threads already use every core; BLAS threads on top would only
-     * contend with them. */
-    openblas_set_num_threads(1);
     for (int t = 1; t < threads; t++) {
         thread_arg *a = malloc(sizeof *a);
         if (!a) goto oom;
