@@ -3,8 +3,12 @@
 # MNIST of two nets, cassnn against two PyTorch builds, all in one run, each
 # figure also as a fraction of the machine's FMA peak measured in the same run.
 #
-# Usage: bench/nn_bench.sh [BUILD_DIR] [EPOCHS] [IMAGES]   (defaults: build, 1, all)
-#   IMAGES: train on the first IMAGES images of the training set only (quick runs)
+# Usage: bench/nn_bench.sh [BUILD_DIR] [EPOCHS] [IMAGES] [ROUNDS]
+#   (defaults: build, 1, all, 1)
+#   IMAGES: train on the first IMAGES images of the training set only
+#   ROUNDS: run every program and configuration this many times, in turn;
+#           each figure is the best of its rounds (a busy machine slows some
+#           runs, never speeds one up)
 # Environment: CASSNN_DATA (default /work/shared/data) holding mnist/*.gz;
 #   NN_BENCH_THREADS (default: every CPU); NN_BENCH_TORCH2=0 leaves PyTorch 2.x
 #   out (no install).
@@ -21,7 +25,7 @@
 #     pulls ~5 GB of CUDA packages but runs on the CPU): set_num_threads(T)
 #     and set_num_threads(1).
 # Each PyTorch's best configuration per figure is its reference. cassnn runs
-# with T threads. All keep the data set decoded in memory and time only
+# with T threads and with 1, and its best counts too. All keep the data set decoded in memory and time only
 # training and inference; peak RSS is the whole process's.
 # Peak: bench/nn_bench_peak (an FMA loop on every CPU, per instruction set);
 # the fraction of peak counts the dense FLOPs of the convolutions and linear
@@ -33,6 +37,7 @@ set -euo pipefail
 BUILD=${1:-build}
 EPOCHS=${2:-1}
 IMAGES=${3:-0}
+ROUNDS=${4:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export CASSNN_DATA=${CASSNN_DATA:-/work/shared/data}
 THREADS=${NN_BENCH_THREADS:-$(nproc)}
@@ -68,11 +73,15 @@ run() { # NAME NET CONFIG COMMAND...: one program's line, tagged
     echo "$name net=$net cfg=[$cfg] ${out#* }" | tee -a "$results"
 }
 
-for net in tutorial modern; do
+for round in $(seq "$ROUNDS"); do
+  echo "round $round of $ROUNDS"
+  for net in tutorial modern; do
     desc=$net
     [ "$net" = modern ] && desc=$MODERN
-    run cassnn "$net" "threads=$THREADS" "$BUILD/bench/nn_bench" --model "$desc" --threads "$THREADS" \
-        --epochs "$EPOCHS" --images "$IMAGES"
+    for t in $(printf '%s\n' "$THREADS" 1 | uniq); do
+        run cassnn "$net" "threads=$t" "$BUILD/bench/nn_bench" --model "$desc" --threads "$t" \
+            --epochs "$EPOCHS" --images "$IMAGES"
+    done
     args=(--net "$net" --epochs "$EPOCHS" --images "$IMAGES")
     run torch1 "$net" "OPENBLAS_NUM_THREADS=1, set_num_threads($THREADS)" \
         env OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$HERE/nn_bench_torch.py" "${args[@]}" --threads "$THREADS"
@@ -84,6 +93,7 @@ for net in tutorial modern; do
         run torch2 "$net" "set_num_threads($THREADS)" "$torch2" "$HERE/nn_bench_torch.py" "${args[@]}" --threads "$THREADS"
         run torch2 "$net" "set_num_threads(1)" "$torch2" "$HERE/nn_bench_torch.py" "${args[@]}" --threads 1
     fi
+  done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 "$HERE/nn_bench_table.py" "$results"

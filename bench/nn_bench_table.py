@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The table of bench/nn_bench.sh from its result lines (one file): per net,
-training and inference images/s of cassnn and of each PyTorch's best
-configuration, each as a fraction of the measured FMA peak, the ratio of
-cassnn to the best PyTorch, and peak RSS. Prints Markdown."""
+training and inference images/s of cassnn's and of each PyTorch's best run
+(over configurations and rounds), each as a fraction of the measured FMA
+peak, the ratio of cassnn to the best PyTorch, training images per
+CPU-second, and peak RSS. Prints Markdown."""
 import re
 import sys
 
@@ -57,13 +58,23 @@ def main():
             c = float(best(runs, "cassnn", net, key)[key])
             ratio = "**%.2fx**" % (c / torch_best) if torch_best else "-"
             print("| %s | %s | %s |" % (what, " | ".join(cells), ratio))
+        # images per CPU-second: steadier than wall time on a busy machine
+        cells, torch_best = [], 0.0
+        for prog, _ in programs:
+            v = float(best(runs, prog, net, "train_img_per_cpu_s")["train_img_per_cpu_s"])
+            if prog != "cassnn":
+                torch_best = max(torch_best, v)
+            cells.append(format(int(v), ","))
+        c = float(best(runs, "cassnn", net, "train_img_per_cpu_s")["train_img_per_cpu_s"])
+        print("| training, images per CPU-second | %s | %s |" % (
+            " | ".join(cells), "%.2fx" % (c / torch_best) if torch_best else "-"))
         cells = []
         for prog, _ in programs:
             r = best(runs, prog, net, "train_img_s")
             cells.append("%.0f MB" % float(r["peak_rss_mb"]))
         print("| peak RSS (best training run) | %s | |" % " | ".join(cells))
         cfgs = []
-        for prog, label in programs[1:]:
+        for prog, label in programs:
             cfgs.append("%s: training %s, inference %s" % (
                 label, best(runs, prog, net, "train_img_s")["cfg"].strip("[]"),
                 best(runs, prog, net, "infer_img_s")["cfg"].strip("[]")))
