@@ -126,18 +126,40 @@ static void conv_backward_sparse(float *dx, float *dweight, float *dbias, float 
 }
 
 
-/* Weight and bias gradients of a convolution whose input has few channels
+/* One (output channel, input channel, kernel row) of conv_weight_grad_small
+ * over a group of gn padded planes: acc[kx] += dout row * input row shifted
+ * by kx. k is a compile-time constant at every call (the switch below), so
+ * the accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+weight_grad_row(float *dw, float *db, const float *g, long g_step, const float *x, long x_step,
+                int gn, int stride, const nn_conv_shape *s, const int k) {
+    const int OW = s->out_w;
+    vec16 acc[NN_CONV2D_SMALL_K], bias = v_zero();
+    for (int kx = 0; kx < k; kx++) acc[kx] = v_zero();
+    for (int i = 0; i < gn; i++, g += g_step, x += x_step)
+        for (int oy = 0; oy < s->out_h; oy++)
+            for (int x0 = 0; x0 < OW; x0 += 16) {
+                const vec16 d = v_load(g + oy * OW + x0, 0, OW - x0 < 16 ? OW - x0 : 16);
+                const float *xr = x + (long)oy * stride + x0;
+                for (int kx = 0; kx < k; kx++) acc[kx] = v_fmav(acc[kx], d, v_loadu(xr + kx));
+                if (db) bias = v_add(bias, d);
+            }
+    for (int kx = 0; kx < k; kx++) dw[kx] += v_sum(acc[kx]);
+    if (db) *db += v_sum(bias);
+}
+
+/* Weight and bias gradients of a convolution whose input has one channel
  * (oneDNN is slow there): for each (output channel, input channel, kernel
  * row), one vector accumulator per kernel column runs over the output
  * gradient rows of a group of images against the matching rows of their
  * zero-padded input planes, so each output gradient vector loaded feeds k
- * FMAs and the accumulators stay in registers. */
+ * FMAs. */
 static void conv_weight_grad_small(float *dweight, float *dbias, float *scratch, const float *dout,
                                    const float *in, int n, const nn_conv_shape *s) {
-    const int k = s->k, pad = s->pad, OW = s->out_w, OH = s->out_h;
+    const int k = s->k, pad = s->pad;
     const int rows = s->in_h + 2 * pad, stride = nn_conv2d_small_row(s);
     const long plane = (long)rows * stride, in_plane = (long)s->in_h * s->in_w;
-    const long out_plane = (long)OH * OW;
+    const long out_plane = (long)s->out_h * s->out_w;
     for (int g0 = 0; g0 < n; g0 += NN_CONV2D_SMALL_GROUP) {
         const int gn = n - g0 < NN_CONV2D_SMALL_GROUP ? n - g0 : NN_CONV2D_SMALL_GROUP;
         for (int c = 0; c < s->in_c; c++) {
@@ -149,23 +171,17 @@ static void conv_weight_grad_small(float *dweight, float *dbias, float *scratch,
                            sizeof(float) * (size_t)s->in_w);
             for (int oc = 0; oc < s->out_c; oc++)
                 for (int ky = 0; ky < k; ky++) {
-                    vec16 acc[NN_CONV2D_SMALL_K], bias = v_zero();
-                    for (int kx = 0; kx < k; kx++) acc[kx] = v_zero();
-                    const int with_bias = c == 0 && ky == 0;
-                    for (int i = 0; i < gn; i++) {
-                        const float *g = dout + ((long)(g0 + i) * s->out_c + oc) * out_plane;
-                        const float *x = scratch + i * plane + (long)ky * stride;
-                        for (int oy = 0; oy < OH; oy++)
-                            for (int x0 = 0; x0 < OW; x0 += 16) {
-                                const vec16 d = v_load(g + oy * OW + x0, 0, OW - x0 < 16 ? OW - x0 : 16);
-                                const float *xr = x + (long)oy * stride + x0;
-                                for (int kx = 0; kx < k; kx++) acc[kx] = v_fmav(acc[kx], d, v_loadu(xr + kx));
-                                if (with_bias) bias = v_add(bias, d);
-                            }
-                    }
                     float *dw = dweight + (((long)oc * s->in_c + c) * k + ky) * k;
-                    for (int kx = 0; kx < k; kx++) dw[kx] += v_sum(acc[kx]);
-                    if (with_bias) dbias[oc] += v_sum(bias);
+                    float *db = c == 0 && ky == 0 ? dbias + oc : NULL;
+                    const float *g = dout + ((long)g0 * s->out_c + oc) * out_plane;
+                    const long g_step = (long)s->out_c * out_plane;
+                    const float *x = scratch + (long)ky * stride;
+                    switch (k) {
+#define K_CASE(K) \
+    case K: weight_grad_row(dw, db, g, g_step, x, plane, gn, stride, s, K); break;
+                        K_CASE(1) K_CASE(2) K_CASE(3) K_CASE(4) K_CASE(5) K_CASE(6) K_CASE(7)
+#undef K_CASE
+                    }
                 }
         }
     }
