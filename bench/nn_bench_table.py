@@ -9,15 +9,16 @@ import sys
 
 
 def parse(path):
-    peak, runs = 0.0, []
+    peak, core_peak, runs = 0.0, 0.0, []
     for line in open(path):
         fields = dict(re.findall(r"(\w+)=(\[[^\]]*\]|\S+)", line))
         if line.startswith("peak "):
             peak = max(peak, float(fields["gflops"]))
+            core_peak = max(core_peak, float(fields["gflops"]) / int(fields["threads"]))
         elif line.split(" ", 1)[0] in ("cassnn", "torch1", "torch2"):
             fields["program"] = line.split(" ", 1)[0]
             runs.append(fields)
-    return peak, runs
+    return peak, core_peak, runs
 
 
 def best(runs, program, net, key):
@@ -26,12 +27,12 @@ def best(runs, program, net, key):
 
 
 def main():
-    peak, runs = parse(sys.argv[1])
+    peak, core_peak, runs = parse(sys.argv[1])
     mflop = {}
     for r in runs:
         if r["program"] == "cassnn":
             mflop[r["net"]] = (float(r["train_mflop_img"]), float(r["infer_mflop_img"]))
-    print("FMA peak: %.1f GFLOP/s" % peak)
+    print("FMA peak: %.1f GFLOP/s (%.1f per core)" % (peak, core_peak))
     for net in ("tutorial", "modern"):
         if net not in mflop:
             continue
@@ -64,7 +65,8 @@ def main():
             v = float(best(runs, prog, net, "train_img_per_cpu_s")["train_img_per_cpu_s"])
             if prog != "cassnn":
                 torch_best = max(torch_best, v)
-            cells.append(format(int(v), ","))
+            cells.append("%s (%.0f%% of a core's peak)" % (format(int(v), ","),
+                                                          100 * v * mflop[net][0] / 1e3 / core_peak))
         c = float(best(runs, "cassnn", net, "train_img_per_cpu_s")["train_img_per_cpu_s"])
         print("| training, images per CPU-second | %s | %s |" % (
             " | ".join(cells), "%.2fx" % (c / torch_best) if torch_best else "-"))
