@@ -12,8 +12,8 @@
 #include <blis.h>
 #include <libxsmm.h>
 #include <oneapi/dnnl/dnnl.h>
-#include <omp.h>
 extern void openblas_set_num_threads(int);
+extern void omp_set_num_threads(int); /* libgomp: BLIS and oneDNN run on it */
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);

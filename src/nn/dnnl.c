@@ -1,12 +1,16 @@
 /* dnnl.c - the oneDNN engine, the single-thread rule and sgemm (dnnl.h). */
 #include "nn/dnnl.h"
 
-#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cassnn/nn_isa.h"
+
+/* GNU OpenMP's (libgomp, the runtime Debian's oneDNN is built on), declared
+ * here rather than through omp.h, which clang builds lack. */
+int omp_get_max_threads(void);
+void omp_set_num_threads(int threads);
 
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
