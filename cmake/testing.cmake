@@ -38,3 +38,17 @@ function(cassnn_db_slow_test NAME)
   _cassnn_test(${NAME} db ${ARGN})
   set_tests_properties(${NAME} PROPERTIES LABELS "db;slow" RESOURCE_LOCK cassandra TIMEOUT 1800)
 endfunction()
+
+# cassnn_tsan(NAMES...)  adds the label "tsan" to tests already registered:
+#   the concurrent code (the cql session, the cluster tests) that the
+#   ThreadSanitizer build (CASSNN_TSAN, scripts/build --tsan) runs. Target
+#   tsan-tests builds just them.
+if(NOT TARGET tsan-tests)
+  add_custom_target(tsan-tests)
+endif()
+function(cassnn_tsan)
+  foreach(name ${ARGN})
+    set_property(TEST ${name} APPEND PROPERTY LABELS tsan)
+    add_dependencies(tsan-tests ${name})
+  endforeach()
+endfunction()

@@ -1,11 +1,15 @@
 /* cql.h - cassnn's Cassandra client (CQL native protocol v4).
  *
- * Layers, like the DataStax C driver:
+ * Layers, like the DataStax C driver (src/cql/, one file per concern):
  *   cql_codec.h   frames, values, results: pure code, no I/O
  *   connection    one socket, many requests in flight by stream id, one
- *                 reader thread that completes them (src/cql/connection.h)
- *   session       this header: a pool of connections per node, prepared
- *                 statement cache, paging, retries, schema agreement
+ *                 reader thread that completes them
+ *   pool          each node's connections and up/down state
+ *   topology      the nodes (address, DC, rack, host_id, tokens) and the ring
+ *   routing       which nodes a request goes to: a pure function
+ *   retry         whether to send a failed request again: a pure function
+ *   session       this header: ties them together, with the prepared
+ *                 statement cache, paging, schema agreement and events
  *
  * Typical use:
  *
@@ -18,11 +22,22 @@
  *   cql_execute(s, &st, NULL, &err);                // or cql_execute_async
  *
  * Threads: every function may be called from any thread. Callbacks run on a
- * connection's reader thread and must not block (no synchronous cql calls in
- * a callback). Errors: a server ERROR sets err->code to its protocol code
- * (CQL_ERR_SYNTAX ...) and err->msg to "<Name> (0x....): <server message>";
- * client-side failures use CQL_ERR_CLIENT_TIMEOUT / CQL_ERR_CONNECTION /
- * CQL_ERR_NO_HOST.
+ * connection's reader thread or on the session's worker thread and must not
+ * block (no synchronous cql calls in a callback). Errors: a server ERROR sets
+ * err->code to its protocol code (CQL_ERR_SYNTAX ...) and err->msg to
+ * "<Name> (0x....): <server message>"; client-side failures use
+ * CQL_ERR_CLIENT_TIMEOUT / CQL_ERR_CONNECTION / CQL_ERR_NO_HOST.
+ *
+ * Who retries what: the session, and only the session. A request that
+ * found no node up waits for one (up to retry_budget_ms); one a node could
+ * not serve (Unavailable, Overloaded, IsBootstrapping, Read/WriteTimeout,
+ * ServerError) or whose connection broke is sent again to the same or the
+ * next node when that is safe (reads; writes marked idempotent), at most
+ * `retries` times and within the budget (src/cql/retry.c has the rules).
+ * Callers do not loop around the session: an error from it is final for
+ * that request. What the session cannot do is theirs: re-reading a token
+ * range from its start when a page of it failed after rows were handed
+ * over, or keeping a row that could not be written (a spool).
  */
 #ifndef CASSNN_CQL_H
 #define CASSNN_CQL_H
@@ -61,10 +76,15 @@ typedef struct cql_config {
     int32_t page_size;          /* default 5000 rows per page */
     int discover_peers;         /* 1 (default): connect to every node in system.peers_v2 */
     int token_aware;            /* 1 (default): send prepared statements to a replica */
-    int retries;                /* idempotent requests: extra attempts (default 2) after a
-                                   failed connection or an Overloaded, IsBootstrapping,
-                                   Unavailable, Read/WriteTimeout answer, on another
-                                   node when there is one */
+    int retries;                /* retries after a node answered it could not (timeouts,
+                                   overload, unavailable) or a connection broke (default 5) */
+    int retry_budget_ms;        /* every retry starts within this time of the request's first
+                                   attempt (default 30000): a request that finds no node up
+                                   waits this long for one (a node restarting); 0 = no retries */
+    const char *local_dc;       /* data center whose nodes serve requests; NULL = the DC of
+                                   the first contact point that answers */
+    int allow_remote_dcs;       /* 1: when no node of the local DC is up, use other DCs'
+                                   (default 0) */
     /* TLS (OpenSSL). tls = 1 enables it; the node's certificate is verified
      * against tls_ca_file (or the system store when NULL) unless
      * tls_no_verify; tls_cert_file/tls_key_file give a client certificate;
@@ -182,21 +202,48 @@ void cql_pager_close(cql_pager *pg);
 
 /* ------------------------------------------------------------ schema */
 
-/* Polls until every connected node reports the same schema_version in its
- * own system.local, and system.peers_v2 agrees for the others; fails after
- * timeout_ms. */
+/* Polls until every node that is up reports the same schema_version in its
+ * own system.local (a node known down is not waited for); fails after
+ * timeout_ms with each node's state and schema version in the message. */
 int cql_wait_schema_agreement(cql_session *s, int timeout_ms, cassnn_err *err);
 
-/* Number of nodes known / currently considered up. */
+/* The replication factor of keyspace in the local data center (SimpleStrategy:
+ * its factor; NetworkTopologyStrategy: the local DC's, 0 when it has none).
+ * Fails when the keyspace does not exist. */
+int cql_keyspace_local_rf(cql_session *s, const char *keyspace, int *rf, cassnn_err *err);
+
+/* ------------------------------------------------------------- nodes */
+
+/* Number of nodes known / currently considered up. The node list is fixed
+ * when the session opens: indexes 0..n-1 stay valid until close. */
 int cql_session_hosts(cql_session *s, int *up);
 
-/* The nodes a request for token is tried on, in order (at most max indexes
- * into the session's node list, returned count): token-aware, the token's
- * owner and then the next distinct nodes around the ring, which are its
- * replicas for SimpleStrategy and single-DC NetworkTopologyStrategy. The
- * name of node i comes from cql_session_host_name. */
-int cql_session_route(cql_session *s, int64_t token, int *hosts, int max);
+/* The nodes a request for token is tried on now, in order (at most max
+ * indexes into the node list; returns how many): the token's replicas for
+ * keyspace's replication (NULL: every node, ring order) in the local DC,
+ * then the other local nodes, then other DCs' when allowed; down nodes are
+ * left out. */
+int cql_session_route(cql_session *s, const char *keyspace, int64_t token, int *hosts, int max);
 const char *cql_session_host_name(cql_session *s, int i);
+
+/* What the session knows of node i and sent it. Strings are the session's
+ * (valid until close). */
+typedef struct cql_host_stats {
+    const char *address;
+    int port;
+    const char *dc, *rack;        /* "" when unknown */
+    uint8_t host_id[16];
+    int has_host_id;
+    int up;
+    uint64_t requests;            /* requests sent to it (retries included) */
+    uint64_t retries;             /* of which retries */
+    uint64_t errors;              /* attempts on it that failed: error answer, timeout, broken connection */
+} cql_host_stats;
+
+/* 0, or -1 when i is not a node index. */
+int cql_session_host_stats(cql_session *s, int i, cql_host_stats *out);
+/* Retries sent so far, all nodes. */
+uint64_t cql_session_retries(cql_session *s);
 
 /* ------------------------------------------------------------ results */
 

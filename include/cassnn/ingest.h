@@ -40,16 +40,18 @@ typedef struct data_ingest_options {
 
 typedef struct data_ingest_result {
     size_t confirmed[DATA_INGEST_MAX_SETS]; /* rows of sets[i] the node acknowledged */
-    size_t retried;                         /* writes sent again after a timeout */
+    size_t retried;                         /* requests the session sent again meanwhile
+                                               (cql_session_retries: its retry policy) */
 } data_ingest_result;
 
 /* Writes every row of the n (<= DATA_INGEST_MAX_SETS) sets with one prepared
- * INSERT per table and bounded asynchronous concurrency. A row the node
- * answers with a timeout or "overloaded" is sent again (up to 6 tries) while
- * the number in flight is halved, then grows back. result->confirmed is
+ * INSERT per table and bounded asynchronous concurrency. The inserts are
+ * idempotent upserts: the session retries them (timeouts, overload, a node
+ * away for a while; see cql.h), not this function. result->confirmed is
  * filled also when the call fails, so the caller can say how far it got.
- * Fails on the first other write error (after the requests in flight finish)
- * or when *stop becomes non-zero ("interrupted"). */
+ * Fails on the first row the session gave up on (after the requests in
+ * flight finish; the error names its table and id) or when *stop becomes
+ * non-zero ("interrupted"). */
 int data_ingest_write(cql_session *s, const data_ingest_set *sets, size_t n,
                       const data_ingest_options *o, data_ingest_result *result, cassnn_err *err);
 

@@ -2,17 +2,13 @@
  * (one per log interval) and models_test (one per test), their blobs, and the
  * queries over them.
  *
- * Blobs are safetensors (nn_safetensors.h), readable by PyTorch as-is:
- *   network    the state_dict ("conv1.weight", ...), float32, plus metadata
- *              "cassnn.model" (the canonical model description) and
- *              "cassnn.input" ("CxHxW"), enough to rebuild the net;
- *   optimizer  the optimizer's buffers ("momentum_buffer.<param>" for SGD,
- *              "exp_avg.<param>"/"exp_avg_sq.<param>" for Adam[W]) and, as
- *              metadata, its hyperparameters and step count plus where the
- *              run stood: epoch, the next batch index, seed, batch size. A run
- *              resumed from it draws the same shuffles (seed, epoch) and
- *              dropout masks (seed, step) as the uninterrupted run, so its loss
- *              curve is the same.
+ * Blobs go through the one blob entry point (blob.h): a row's network and
+ * optimizer blobs are safetensors or PyTorch pickles (the tutorial's own
+ * rows), detected per row. The optimizer blob of a checkpoint also holds
+ * where the run stood (epoch, the next batch index, seed, batch size): a
+ * run resumed from it draws the same shuffles (seed, epoch) and dropout
+ * masks (seed, step) as the uninterrupted run, so its loss curve is the
+ * same.
  */
 #ifndef CASSNN_REGISTRY_H
 #define CASSNN_REGISTRY_H
@@ -20,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cassnn/blob.h"
 #include "cassnn/cql.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
@@ -34,25 +31,8 @@ int registry_uuid_parse(const char *text, uint8_t out[16], cassnn_err *err);
 
 /* ---- blobs ---- */
 
-/* Where a training run stood when a checkpoint was taken. */
-typedef struct registry_train_state {
-    int epoch;          /* epoch the next batch belongs to (1-based) */
-    long next_batch;    /* index of the next batch within that epoch */
-    uint64_t seed;      /* init, shuffle and dropout seed of the run */
-    int batch_size;
-} registry_train_state;
-
-int registry_net_encode(const nn_net *net, uint8_t **out, size_t *len, cassnn_err *err);
-/* Rebuilds the net a network blob describes (nn_net_create from its
- * metadata) and loads its parameters. */
-int registry_net_decode(const uint8_t *blob, size_t len, nn_net *net, cassnn_err *err);
-
-int registry_optim_encode(const nn_optim *opt, const nn_net *net, const registry_train_state *ts,
-                          uint8_t **out, size_t *len, cassnn_err *err);
-/* Recreates the optimizer (kind, hyperparameters, step, buffers) for net
- * and fills *ts (may be NULL). */
-int registry_optim_decode(const uint8_t *blob, size_t len, const nn_net *net, nn_optim *opt,
-                          registry_train_state *ts, cassnn_err *err);
+/* Where a training run stood when a checkpoint was taken (blob.h). */
+typedef blob_run_state registry_train_state;
 
 /* ---- rows ---- */
 
@@ -76,9 +56,22 @@ typedef struct registry_model {
 void registry_model_free(registry_model *m);
 
 /* A new row for table: fresh v4 id, upload time now, the net and optimizer
- * encoded as blobs. The caller fills epoch/batch_percent/loss/accuracy. */
+ * encoded as blobs of the given format. The caller fills
+ * epoch/batch_percent/loss/accuracy. */
 int registry_checkpoint(registry_model *out, registry_table table, const nn_net *net,
-                        const nn_optim *opt, const registry_train_state *ts, cassnn_err *err);
+                        const nn_optim *opt, const registry_train_state *ts, blob_format format,
+                        cassnn_err *err);
+
+/* Where a models_train row that holds no run position (one the tutorial
+ * wrote: its optimizer blob has none, blob_optim_decode's *has_run is 0)
+ * stood, from its epoch and batch_percent. The tutorial logs after the
+ * step of batch_idx, every log_interval batches, with batch_percent =
+ * "%.0f%%" of 100 * batch_idx / batches_per_epoch; the position is the
+ * batch after the one logged (the next epoch's first after the last
+ * batch). Fails when no logged batch, or more than one, gives that
+ * percentage. ts->seed is 0 (the tutorial's shuffle was PyTorch's). */
+int registry_row_position(const registry_model *m, long batches_per_epoch, int log_interval,
+                          int batch_size, registry_train_state *ts, cassnn_err *err);
 
 /* Inserts one row (into m->table) synchronously. */
 int registry_insert(cql_session *s, const char *keyspace, const registry_model *m,
@@ -112,17 +105,18 @@ int registry_delete(cql_session *s, const char *keyspace, const uint8_t id[16], 
 /* ---- asynchronous checkpoint writer ---- */
 
 /* Inserts rows on its own thread so that training never waits for the
- * node. A failed insert is retried (with a growing pause) `retries` times;
- * one that still fails is counted and its error kept for the final report. */
+ * node. The session retries a failed insert (an idempotent upsert) as its
+ * policy says, within its time budget (cql.h); a row it gives up on is
+ * counted and its error kept for the final report. */
 typedef struct registry_writer registry_writer;
 
 typedef struct registry_writer_report {
-    long submitted, written, failed, retried;
+    long submitted, written, failed;
+    long retried;               /* requests the session sent again while the inserts ran */
     char first_error[512];      /* "" when nothing failed */
 } registry_writer_report;
 
-int registry_writer_open(registry_writer **out, cql_session *s, const char *keyspace, int retries,
-                         cassnn_err *err);
+int registry_writer_open(registry_writer **out, cql_session *s, const char *keyspace, cassnn_err *err);
 /* Queues m (ownership passes to the writer, also on failure). Never waits
  * for the network. */
 int registry_writer_submit(registry_writer *w, registry_model *m, cassnn_err *err);

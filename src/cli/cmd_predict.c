@@ -111,7 +111,7 @@ static int load_model(cql_session *s, const predict_args *a, registry_model *m, 
     }
     if (registry_get(s, a->keyspace, id, m, err)) return -1;
     if (!m->network) return cassnn_err_set(err, "the model has no network blob");
-    return registry_net_decode(m->network, m->network_len, net, err);
+    return blob_net_decode(m->network, m->network_len, &blob_tutorial_model, net, err);
 }
 
 /* Files, or a table: loaded once when it fits the budget, else streamed

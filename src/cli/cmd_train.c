@@ -10,16 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cassnn/blob.h"
 #include "cassnn/feed.h"
 #include "cassnn/idx.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
-#include "cassnn/nn_safetensors.h"
-#include "cassnn/nn_state.h"
 #include "cassnn/nn_train.h"
 #include "cassnn/schema.h"
 #include "cassnn/stream.h"
 #include "commands.h"
+#include "model_arg.h"
 #include "train_optim.h"
 #include "train_registry.h"
 
@@ -76,27 +76,6 @@ static int load_split(const char *dir, const char *prefix, data_images *out, cas
     snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
     idx_path(labels, sizeof labels, dir, name);
     return data_idx_load(images, labels, out, err);
-}
-
-/* The description: a built-in name, text, or @file. */
-static char *read_model(const char *arg, cassnn_err *err) {
-    if (arg[0] != '@') return strdup(arg);
-    uint8_t *buf;
-    size_t len;
-    if (nn_file_read(arg + 1, &buf, &len, err)) return NULL;
-    char *text = realloc(buf, len + 1);
-    if (!text) {
-        free(buf);
-        cassnn_err_set(err, "%s: out of memory", arg + 1);
-        return NULL;
-    }
-    text[len] = '\0';
-    if (strlen(text) != len) {
-        free(text);
-        cassnn_err_set(err, "%s: model description contains a NUL byte", arg + 1);
-        return NULL;
-    }
-    return text;
 }
 
 static void print_progress(void *user, const nn_train_progress *p) {
@@ -157,7 +136,7 @@ static int train(const train_options *o) {
         seed = resume.seed;
         batch_size = resume.batch_size;
     } else {
-        if (!(model = read_model(o->model, &err))) goto fail;
+        if (!(model = cli_model_arg(o->model, &err))) goto fail;
         if (nn_net_create(&net, model, train_set.channels, train_set.rows, train_set.cols, &err))
             goto fail;
         nn_net_init(&net, seed);
@@ -216,7 +195,7 @@ static int train(const train_options *o) {
         test_images += test.images;
         if (checkpoints) train_registry_test(checkpoints, epoch + 1, &test);
     }
-    if (o->save && nn_state_save_net_file(&net, o->save, &err)) goto fail;
+    if (o->save && blob_net_save_file(&net, BLOB_SAFETENSORS, o->save, &err)) goto fail;
     printf("Done: %d epochs, %ld training images in %.2f s = %.0f images/s training, "
            "%.0f images/s testing (%d threads); final accuracy %ld/%ld (%.2f%%)\n",
            o->epochs, train_images, train_seconds,

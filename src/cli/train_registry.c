@@ -128,12 +128,17 @@ int train_registry_resume(train_registry *r, const char *id, nn_net *net, nn_opt
     registry_model m;
     if (registry_uuid_parse(id, uuid, err) || registry_get(r->session, r->keyspace, uuid, &m, err))
         return -1;
-    int rc = -1;
+    int rc = -1, has_run = 0;
     if (!m.network || !m.optimizer) {
         cassnn_err_set(err, "model %s has no %s blob", id, m.network ? "optimizer" : "network");
-    } else if (registry_net_decode(m.network, m.network_len, net, err) == 0) {
-        if (registry_optim_decode(m.optimizer, m.optimizer_len, net, opt, ts, err) == 0) rc = 0;
-        else nn_net_free(net);
+    } else if (blob_net_decode(m.network, m.network_len, &blob_tutorial_model, net, err) == 0) {
+        if (blob_optim_decode(m.optimizer, m.optimizer_len, net, opt, ts, &has_run, err) == 0) {
+            if (has_run) rc = 0;
+            else cassnn_err_set(err, "the row holds no run position (a tutorial row): resuming "
+                                     "it is not supported yet");
+            if (rc) nn_optim_free(opt);
+        }
+        if (rc) nn_net_free(net);
     }
     registry_model_free(&m);
     return rc ? cassnn_err_wrap(err, "resume from %s", id) : 0;
@@ -145,7 +150,7 @@ int train_registry_start(train_registry *r, const nn_net *net, const nn_optim *o
     r->opt = opt;
     r->seed = seed;
     r->batch_size = batch_size;
-    return registry_writer_open(&r->writer, r->session, r->keyspace, 3, err);
+    return registry_writer_open(&r->writer, r->session, r->keyspace, err);
 }
 
 /* Builds a row and queues it; a failure here is counted by the writer's
@@ -155,7 +160,7 @@ static void submit(train_registry *r, registry_table table, int epoch, long next
     registry_train_state ts = {epoch, next_batch, r->seed, r->batch_size};
     registry_model m;
     cassnn_err err = {0};
-    if (registry_checkpoint(&m, table, r->net, r->opt, &ts, &err)) {
+    if (registry_checkpoint(&m, table, r->net, r->opt, &ts, BLOB_SAFETENSORS, &err)) {
         fprintf(stderr, "cassnn train: CHECKPOINT NOT WRITTEN: %s\n", err.msg);
         return;
     }
@@ -204,7 +209,7 @@ int train_registry_close(train_registry *r) {
                 registry_train_state ts = {r->next_epoch, 0, r->seed, r->batch_size};
                 registry_model m;
                 cassnn_err err = {0};
-                int ok = registry_checkpoint(&m, REGISTRY_TEST, r->net, r->opt, &ts, &err) == 0;
+                int ok = registry_checkpoint(&m, REGISTRY_TEST, r->net, r->opt, &ts, BLOB_SAFETENSORS, &err) == 0;
                 if (ok) {
                     const double n = r->last_test.images ? (double)r->last_test.images : 1.0;
                     m.loss = (float)(r->last_test.loss_sum / n);

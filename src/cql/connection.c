@@ -46,6 +46,7 @@ struct cql_conn {
     int16_t free_ids[CQL_CONN_STREAMS];
     int n_free;
     atomic_int inflight;
+    atomic_int holders;        /* see cql_conn_hold */
     atomic_int dead;
     cassnn_err dead_err;
 
@@ -69,6 +70,9 @@ int64_t cql_now_ms(void) {
 const char *cql_conn_peer(const cql_conn *c) { return c->peer; }
 int cql_conn_is_dead(const cql_conn *c) { return atomic_load(&((cql_conn *)c)->dead); }
 int cql_conn_inflight(const cql_conn *c) { return atomic_load(&((cql_conn *)c)->inflight); }
+void cql_conn_hold(cql_conn *c) { atomic_fetch_add(&c->holders, 1); }
+void cql_conn_drop(cql_conn *c) { atomic_fetch_sub(&c->holders, 1); }
+int cql_conn_holders(const cql_conn *c) { return atomic_load(&((cql_conn *)c)->holders); }
 
 /* ------------------------------------------------------------ raw I/O */
 
@@ -476,6 +480,47 @@ int cql_conn_call(cql_conn *c, cql_buf *frame, int timeout_ms, cql_response *res
     return rc;
 }
 
+int cql_response_error(cql_response *resp, cassnn_err *err) {
+    cql_error ce;
+    if (!cql_decode_error(resp->body + resp->offset, resp->len - resp->offset, &ce, err)) cql_error_to_err(&ce, err);
+    free(resp->body);
+    resp->body = NULL;
+    return -1;
+}
+
+void cql_frame_control_query(cql_buf *frame, const char *q, const cql_value *values, size_t n_values) {
+    cql_buf vals = {0};
+    for (size_t i = 0; i < n_values; i++) cql_value_encode(&vals, &values[i]);
+    cql_query_params p = {.consistency = CQL_ONE};
+    cql_encode_query(frame, 0, q, vals.data, vals.len, (uint16_t)n_values, &p);
+    if (vals.oom) frame->oom = 1;
+    cql_buf_free(&vals);
+}
+
+int cql_response_rows(cql_response *resp, const char *q, cql_result **out, cassnn_err *err) {
+    if (resp->h.opcode == CQL_OP_ERROR) return cql_response_error(resp, err);
+    if (resp->h.opcode != CQL_OP_RESULT) {
+        free(resp->body);
+        return cassnn_err_code(err, CQL_ERR_CONNECTION, "cql: \"%.120s\" answered with opcode 0x%02x", q,
+                               resp->h.opcode);
+    }
+    if (cql_decode_result(resp->body, resp->len, resp->offset, NULL, out, err)) return -1;
+    if ((*out)->kind == CQL_RESULT_ROWS) return 0;
+    cql_result_free(*out);
+    *out = NULL;
+    return cassnn_err_set(err, "cql: \"%.120s\" returned no rows", q);
+}
+
+int cql_conn_query(cql_conn *c, const char *q, const cql_value *values, size_t n_values, int timeout_ms,
+                   cql_result **out, cassnn_err *err) {
+    cql_buf frame = {0};
+    cql_response resp;
+    cql_frame_control_query(&frame, q, values, n_values);
+    int rc = cql_conn_call(c, &frame, timeout_ms, &resp, err);
+    cql_buf_free(&frame);
+    return rc ? -1 : cql_response_rows(&resp, q, out, err);
+}
+
 /* ------------------------------------------------------- handshake */
 
 static int tcp_connect(cql_conn *c, const char *host, int port, int timeout_ms, cassnn_err *err) {
@@ -569,10 +614,7 @@ static int handshake_call(cql_conn *c, cql_buf *frame, int64_t deadline, cql_res
 
 static int expect_error_free(cql_conn *c, cql_response *resp, const char *step, cassnn_err *err) {
     if (resp->h.opcode != CQL_OP_ERROR) return 0;
-    cql_error e;
-    if (!cql_decode_error(resp->body + resp->offset, resp->len - resp->offset, &e, err)) cql_error_to_err(&e, err);
-    free(resp->body);
-    resp->body = NULL;
+    cql_response_error(resp, err);
     return cassnn_err_wrap(err, "%s: %s", c->peer, step);
 }
 

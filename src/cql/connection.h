@@ -63,11 +63,34 @@ int cql_conn_submit(cql_conn *c, cql_buf *frame, int timeout_ms, cql_conn_done d
  * control queries). */
 int cql_conn_call(cql_conn *c, cql_buf *frame, int timeout_ms, cql_response *resp, cassnn_err *err);
 
+/* Holds: a thread that uses a connection it did not open (the pool hands
+ * them out) holds it for as long as it uses it; the pool closes a replaced
+ * connection only once nobody holds it. Completion callbacks need no hold:
+ * a connection outlives its reader thread's callbacks. */
+void cql_conn_hold(cql_conn *c);
+void cql_conn_drop(cql_conn *c);
+int cql_conn_holders(const cql_conn *c);
+
+/* Runs a simple query (consistency ONE) on this connection and waits for
+ * its rows: discovery, schema versions and replication must be read from
+ * one given node. The result is the caller's (cql_result_free). */
+int cql_conn_query(cql_conn *c, const char *query, const cql_value *values, size_t n_values, int timeout_ms,
+                   cql_result **out, cassnn_err *err);
+
+/* The frame of such a query (frame->oom when it could not be built). */
+void cql_frame_control_query(cql_buf *frame, const char *query, const cql_value *values, size_t n_values);
+/* The rows a response to query carries (the response is consumed); -1 for
+ * an ERROR, another opcode or a result that is not rows. */
+int cql_response_rows(cql_response *resp, const char *query, cql_result **out, cassnn_err *err);
+/* Turns an ERROR response into err (consuming its body); returns -1. */
+int cql_response_error(cql_response *resp, cassnn_err *err);
+
 int cql_conn_is_dead(const cql_conn *c);
 int cql_conn_inflight(const cql_conn *c);
 const char *cql_conn_peer(const cql_conn *c); /* "host:port" */
 
-/* Shuts the socket down, fails pending requests, joins the reader, frees. */
+/* Shuts the socket down, fails pending requests, joins the reader, frees.
+ * Never on the connection's own reader thread, never while held. */
 void cql_conn_close(cql_conn *c);
 
 /* Milliseconds on the monotonic clock. */

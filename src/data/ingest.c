@@ -5,9 +5,9 @@
  * thread. A counter of requests in flight, guarded by a mutex and condition
  * variable, keeps at most `concurrency` of them outstanding: enough to keep
  * the node busy, bounded so a large set never queues unbounded memory.
- * Statements are marked idempotent (upserts by id): the client may retry
- * them on another replica, and rows the node timed out on are sent again
- * here, with fewer requests in flight, instead of failing a long run.
+ * Statements are marked idempotent (upserts by id), so the session may send
+ * a row again after a timeout or to another replica; it is the only layer
+ * that retries (cql.h), and a row it gives up on ends the ingest.
  */
 #include "cassnn/ingest.h"
 
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 enum { IMAGE_BYTES = 784, DEFAULT_CONCURRENCY = 128 };
 
@@ -31,39 +30,26 @@ static double now_seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* One row's write: what to send, and how often it was tried. */
+/* One row's write: which set and row (for the callback and its error). */
 typedef struct row_ticket {
     struct write_state *w;
     uint32_t set;
     uint32_t row;
-    int attempts;
 } row_ticket;
 
 typedef struct write_state {
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    int inflight;
-    int limit, max_limit;  /* current and configured bound on requests in flight */
-    int successes;         /* since the limit last changed */
+    int inflight, limit;   /* requests in flight, and their bound */
     size_t done;           /* rows confirmed, all sets */
+    const data_ingest_set *sets;
+    const data_ingest_options *o;
     data_ingest_result *result;
-    row_ticket **retry;    /* rows to send again (a stack; at most one entry per row) */
-    size_t n_retry;
     int failed;
     cassnn_err first_error;
 } write_state;
 
-enum { MAX_ATTEMPTS = 6, MIN_LIMIT = 8 };
-
-/* A node that is overloaded answers with timeouts; an upsert is idempotent,
- * so sending it again later is safe. */
-static int is_retryable(int code) {
-    return code == CQL_ERR_WRITE_TIMEOUT || code == CQL_ERR_OVERLOADED ||
-           code == CQL_ERR_UNAVAILABLE || code == CQL_ERR_CLIENT_TIMEOUT;
-}
-
-/* Completion, on a reader thread. Concurrency adapts like TCP's window: it
- * halves when the node times out and grows by one per window of successes. */
+/* Completion, on a reader thread. */
 static void on_written(void *user, cql_result *result, const cassnn_err *e) {
     row_ticket *t = user;
     write_state *w = t->w;
@@ -73,17 +59,11 @@ static void on_written(void *user, cql_result *result, const cassnn_err *e) {
     if (!e) {
         w->result->confirmed[t->set]++;
         w->done++;
-        if (++w->successes >= w->limit && w->limit < w->max_limit) {
-            w->limit++;
-            w->successes = 0;
-        }
-    } else if (is_retryable(e->code) && t->attempts < MAX_ATTEMPTS) {
-        w->retry[w->n_retry++] = t;
-        w->result->retried++;
-        w->limit = w->limit / 2 > MIN_LIMIT ? w->limit / 2 : MIN_LIMIT;
-        w->successes = 0;
-    } else {
-        if (!w->failed) w->first_error = *e;
+    } else if (!w->failed) {
+        const data_ingest_set *set = &w->sets[t->set];
+        w->first_error = *e;
+        cassnn_err_wrap(&w->first_error, "%s.%s row id %d (%s)", w->o->keyspace, set->table,
+                        set->images->ids[t->row], set->source);
         w->failed = 1;
     }
     pthread_cond_signal(&w->changed);
@@ -98,9 +78,8 @@ static void report_progress(const data_ingest_options *o, write_state *w, size_t
     o->progress(o->progress_user, done, total);
 }
 
-static int submit_row(cql_session *s, const data_ingest_set *sets, const cql_prepared **inserts,
-                      row_ticket *t, cassnn_err *err) {
-    const data_ingest_set *set = &sets[t->set];
+static int submit_row(cql_session *s, const cql_prepared **inserts, row_ticket *t, cassnn_err *err) {
+    const data_ingest_set *set = &t->w->sets[t->set];
     const data_images *im = set->images;
     const uint8_t *pixels = im->pixels + (size_t)t->row * IMAGE_BYTES;
     cql_value values[3] = {
@@ -111,37 +90,25 @@ static int submit_row(cql_session *s, const data_ingest_set *sets, const cql_pre
     };
     cql_statement st = cql_stmt_prepared(inserts[t->set], values, 3);
     st.idempotent = 1;
-    t->attempts++;
     if (cql_execute_cb(s, &st, on_written, t, err))
         return cassnn_err_wrap(err, "%s row id %d", set->source, im->ids[t->row]);
     return 0;
 }
 
-/* Sends every ticket, retried ones first, keeping at most w->limit in flight,
- * until all are confirmed or writing must stop. */
-static int submit_all(cql_session *s, const data_ingest_set *sets, const cql_prepared **inserts,
-                      row_ticket *tickets, size_t total, write_state *w,
-                      const data_ingest_options *o, cassnn_err *err) {
-    size_t next = 0;
+/* Sends every ticket, keeping at most w->limit in flight, until all are
+ * sent or writing must stop. */
+static int submit_all(cql_session *s, const cql_prepared **inserts, row_ticket *tickets, size_t total,
+                      write_state *w, cassnn_err *err) {
     double last_report = now_seconds();
-    for (;;) {
-        if (o->stop && *o->stop) return cassnn_err_set(err, "interrupted");
+    for (size_t next = 0; next < total; next++) {
+        if (w->o->stop && *w->o->stop) return cassnn_err_set(err, "interrupted");
         pthread_mutex_lock(&w->lock);
-        while (!w->failed && (w->inflight >= w->limit ||
-                              (w->n_retry == 0 && next == total && w->inflight > 0)))
-            pthread_cond_wait(&w->changed, &w->lock);
-        row_ticket *t = NULL;
-        if (!w->failed) {
-            if (w->n_retry) t = w->retry[--w->n_retry];
-            else if (next < total) t = &tickets[next++];
-        }
-        if (t) w->inflight++;
+        while (!w->failed && w->inflight >= w->limit) pthread_cond_wait(&w->changed, &w->lock);
         int failed = w->failed;
+        if (!failed) w->inflight++;
         pthread_mutex_unlock(&w->lock);
         if (failed) return -1;
-        if (!t) return 0; /* nothing left to send and nothing in flight */
-        if (t->attempts > 0) usleep(20000u * (unsigned)t->attempts); /* let the node catch up */
-        if (submit_row(s, sets, inserts, t, err)) {
+        if (submit_row(s, inserts, &tickets[next], err)) {
             pthread_mutex_lock(&w->lock);
             w->inflight--;
             pthread_mutex_unlock(&w->lock);
@@ -150,9 +117,10 @@ static int submit_all(cql_session *s, const data_ingest_set *sets, const cql_pre
         double now = now_seconds();
         if (now - last_report >= 0.1) {
             last_report = now;
-            report_progress(o, w, total);
+            report_progress(w->o, w, total);
         }
     }
+    return 0;
 }
 
 int data_ingest_write(cql_session *s, const data_ingest_set *sets, size_t n,
@@ -175,23 +143,18 @@ int data_ingest_write(cql_session *s, const data_ingest_set *sets, size_t n,
         if (cql_prepare(s, cql, &inserts[i], err)) return cassnn_err_wrap(err, "preparing %s", cql);
     }
     row_ticket *tickets = malloc((total ? total : 1) * sizeof *tickets);
-    row_ticket **retry = malloc((total ? total : 1) * sizeof *retry);
-    if (!tickets || !retry) {
-        free(tickets);
-        free(retry);
-        return cassnn_err_set(err, "out of memory for %zu rows", total);
-    }
-    int concurrency = o->concurrency > 0 ? o->concurrency : DEFAULT_CONCURRENCY;
-    write_state w = {.limit = concurrency, .max_limit = concurrency, .result = result,
-                     .retry = retry};
+    if (!tickets) return cassnn_err_set(err, "out of memory for %zu rows", total);
+    write_state w = {.limit = o->concurrency > 0 ? o->concurrency : DEFAULT_CONCURRENCY, .sets = sets,
+                     .o = o, .result = result};
     pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.changed, NULL);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t r = 0; r < sets[i].images->count; r++)
-            tickets[k++] = (row_ticket){&w, (uint32_t)i, (uint32_t)r, 0};
+            tickets[k++] = (row_ticket){&w, (uint32_t)i, (uint32_t)r};
+    const uint64_t retries_before = cql_session_retries(s);
 
-    int rc = submit_all(s, sets, inserts, tickets, total, &w, o, err);
+    int rc = submit_all(s, inserts, tickets, total, &w, err);
 
     /* Every submitted request completes (or fails) before we return: the
      * callbacks point at w and the tickets. */
@@ -199,6 +162,7 @@ int data_ingest_write(cql_session *s, const data_ingest_set *sets, size_t n,
     while (w.inflight > 0) pthread_cond_wait(&w.changed, &w.lock);
     pthread_mutex_unlock(&w.lock);
     report_progress(o, &w, total);
+    result->retried = (size_t)(cql_session_retries(s) - retries_before);
     if (w.failed) {
         if (err) *err = w.first_error;
         rc = cassnn_err_wrap(err, "writing to %s", o->keyspace);
@@ -206,7 +170,6 @@ int data_ingest_write(cql_session *s, const data_ingest_set *sets, size_t n,
     pthread_cond_destroy(&w.changed);
     pthread_mutex_destroy(&w.lock);
     free(tickets);
-    free(retry);
     return rc;
 }
 

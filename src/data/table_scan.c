@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int table_scan_open(table_scan *t, cql_session *s, const char *keyspace, const char *table,
                     const char *columns, const data_scan_options *o, cassnn_err *err) {
@@ -70,11 +69,13 @@ int table_scan_image(const table_scan *t, const cql_result *page, int32_t r, int
     return 0;
 }
 
-/* One pass over a range, skipping its first `skip` rows: 0, -1 when fn
- * failed (final), -2 when the node failed (worth another try). *delivered
- * counts the rows handed to fn. */
-static int scan_once(const table_scan *t, int range, long skip, table_scan_row_fn fn, void *user,
-                     long *delivered, cassnn_err *err) {
+static int range_error(const table_scan *t, int range, int64_t lo, int64_t hi, cassnn_err *err) {
+    return cassnn_err_wrap(err, "token range %d of %d (%lld, %lld]", range, t->ranges, (long long)lo,
+                           (long long)hi);
+}
+
+int table_scan_range(const table_scan *t, int range, table_scan_row_fn fn, void *user,
+                     cassnn_err *err) {
     int64_t lo, hi;
     token_range(range, t->ranges, &lo, &hi);
     cql_value v[2] = {cql_bigint(lo), cql_bigint(hi)};
@@ -83,33 +84,14 @@ static int scan_once(const table_scan *t, int range, long skip, table_scan_row_f
     st.idempotent = 1;
     st.timeout_ms = 60000;
     cql_pager *pager;
-    if (cql_pager_open(t->session, &st, &pager, err)) return -2;
+    if (cql_pager_open(t->session, &st, &pager, err)) return range_error(t, range, lo, hi, err);
     const cql_result *page;
     int more, rc = 0;
-    long seen = 0;
     while (rc == 0 && (more = cql_pager_next(pager, &page, err)) == 1)
-        for (int32_t r = 0; rc == 0 && r < cql_result_row_count(page); r++, seen++)
-            if (seen >= skip) {
-                rc = fn(user, t, page, r, err) ? -1 : 0;
-                *delivered += rc == 0;
-            }
-    if (rc == 0 && more < 0) rc = -2;
+        for (int32_t r = 0; rc == 0 && r < cql_result_row_count(page); r++) rc = fn(user, t, page, r, err) ? -1 : 0;
+    if (rc == 0 && more < 0) rc = range_error(t, range, lo, hi, err);
     cql_pager_close(pager);
     return rc;
-}
-
-int table_scan_range(const table_scan *t, int range, table_scan_row_fn fn, void *user,
-                     cassnn_err *err) {
-    /* A busy node may time out or fail a read: read the range again (rows
-     * are keyed and come in token order, so the rows already handed over
-     * are the first ones of the new pass). */
-    long delivered = 0;
-    int rc = -2;
-    for (int attempt = 0; rc == -2 && attempt < 4; attempt++) {
-        if (attempt) nanosleep(&(struct timespec){attempt, 0}, NULL);
-        rc = scan_once(t, range, delivered, fn, user, &delivered, err);
-    }
-    return rc ? -1 : 0;
 }
 
 typedef struct scan_all {

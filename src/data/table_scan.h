@@ -4,9 +4,9 @@
  * The Murmur3 ring is cut into equal ranges; a range is read with a prepared
  * `SELECT <columns> FROM ks.table WHERE token(id) > ? AND token(id) <= ?`
  * through the session's pager, which requests the next page as soon as one
- * arrives (read-ahead). A range the node fails to answer is read again (up
- * to 4 tries); rows of a range come in token order, so the retry skips the
- * rows already handed over and nothing is seen twice.
+ * arrives (read-ahead). Each page is a read the session retries by itself
+ * (cql.h); a page it gives up on fails the range, with the table and the
+ * range in the error.
  */
 #ifndef CASSNN_DATA_TABLE_SCAN_H
 #define CASSNN_DATA_TABLE_SCAN_H
@@ -36,7 +36,8 @@ typedef int (*table_scan_row_fn)(void *user, const table_scan *t, const cql_resu
 int table_scan_open(table_scan *t, cql_session *s, const char *keyspace, const char *table,
                     const char *columns, const data_scan_options *o, cassnn_err *err);
 
-/* Reads range `range` (0 <= range < t->ranges), calling fn for every row. */
+/* Reads range `range` (0 <= range < t->ranges), calling fn for every row.
+ * The error of a failed read names the range. */
 int table_scan_range(const table_scan *t, int range, table_scan_row_fn fn, void *user,
                      cassnn_err *err);
 

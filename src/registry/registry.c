@@ -67,7 +67,8 @@ void registry_model_free(registry_model *m) {
 }
 
 int registry_checkpoint(registry_model *out, registry_table table, const nn_net *net,
-                        const nn_optim *opt, const registry_train_state *ts, cassnn_err *err) {
+                        const nn_optim *opt, const registry_train_state *ts, blob_format format,
+                        cassnn_err *err) {
     memset(out, 0, sizeof *out);
     out->table = table;
     out->epoch = -1;
@@ -76,11 +77,36 @@ int registry_checkpoint(registry_model *out, registry_table table, const nn_net 
     clock_gettime(CLOCK_REALTIME, &now);
     out->upload_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     if (registry_uuid_v4(out->id, err) ||
-        registry_net_encode(net, &out->network, &out->network_len, err) ||
-        registry_optim_encode(opt, net, ts, &out->optimizer, &out->optimizer_len, err)) {
+        blob_net_encode(net, format, &out->network, &out->network_len, err) ||
+        blob_optim_encode(opt, net, ts, format, &out->optimizer, &out->optimizer_len, err)) {
         registry_model_free(out);
         return cassnn_err_wrap(err, "checkpoint");
     }
+    return 0;
+}
+
+int registry_row_position(const registry_model *m, long batches_per_epoch, int log_interval,
+                          int batch_size, registry_train_state *ts, cassnn_err *err) {
+    if (m->table != REGISTRY_TRAIN || m->epoch < 1)
+        return cassnn_err_set(err, "only a models_train row (with an epoch) says where it stood");
+    if (batches_per_epoch < 1 || log_interval < 1)
+        return cassnn_err_set(err, "row position: bad batches per epoch or log interval");
+    long found = -1;
+    for (long k = 0; k < batches_per_epoch; k += log_interval) {
+        char percent[16];
+        snprintf(percent, sizeof percent, "%.0f%%", 100.0 * (double)k / (double)batches_per_epoch);
+        if (strcmp(percent, m->batch_percent)) continue;
+        if (found >= 0)
+            return cassnn_err_set(err, "batch_percent %s fits batches %ld and %ld of %ld: the "
+                                       "row's position is ambiguous", m->batch_percent, found, k,
+                                  batches_per_epoch);
+        found = k;
+    }
+    if (found < 0)
+        return cassnn_err_set(err, "batch_percent '%s' is no logged batch of %ld batches every %d",
+                              m->batch_percent, batches_per_epoch, log_interval);
+    const int last = found + 1 == batches_per_epoch;
+    *ts = (registry_train_state){m->epoch + last, last ? 0 : found + 1, 0, batch_size};
     return 0;
 }
 

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cassnn/registry.h"
 
@@ -16,7 +15,6 @@ typedef struct queued_model {
 struct registry_writer {
     cql_session *session;
     char keyspace[64];
-    int retries;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -24,22 +22,6 @@ struct registry_writer {
     int closing;
     registry_writer_report report; /* guarded by lock */
 };
-
-static void pause_ms(long ms) {
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
-
-/* One row, with retries; returns 0 or -1 with err holding the last error. */
-static int write_with_retries(registry_writer *w, const registry_model *m, long *retried,
-                              cassnn_err *err) {
-    for (int attempt = 0;; attempt++) {
-        if (registry_insert(w->session, w->keyspace, m, err) == 0) return 0;
-        if (attempt >= w->retries) return -1;
-        (*retried)++;
-        pause_ms(100L << (attempt < 6 ? attempt : 6)); /* 0.1 s, 0.2 s, ... */
-    }
-}
 
 static void *writer_main(void *arg) {
     registry_writer *w = arg;
@@ -53,8 +35,14 @@ static void *writer_main(void *arg) {
         pthread_mutex_unlock(&w->lock);
 
         cassnn_err err = {0};
-        long retried = 0;
-        const int rc = write_with_retries(w, &q->model, &retried, &err);
+        const uint64_t retries_before = cql_session_retries(w->session);
+        const int rc = registry_insert(w->session, w->keyspace, &q->model, &err);
+        const long retried = (long)(cql_session_retries(w->session) - retries_before);
+        if (rc) {
+            char id[37];
+            registry_uuid_format(q->model.id, id);
+            cassnn_err_wrap(&err, "checkpoint %s", id);
+        }
         registry_model_free(&q->model);
         free(q);
 
@@ -71,8 +59,7 @@ static void *writer_main(void *arg) {
     return NULL;
 }
 
-int registry_writer_open(registry_writer **out, cql_session *s, const char *keyspace, int retries,
-                         cassnn_err *err) {
+int registry_writer_open(registry_writer **out, cql_session *s, const char *keyspace, cassnn_err *err) {
     registry_writer *w = calloc(1, sizeof *w);
     if (!w) return cassnn_err_set(err, "checkpoint writer: out of memory");
     if (strlen(keyspace) >= sizeof w->keyspace) {
@@ -81,7 +68,6 @@ int registry_writer_open(registry_writer **out, cql_session *s, const char *keys
     }
     w->session = s;
     strcpy(w->keyspace, keyspace);
-    w->retries = retries < 0 ? 0 : retries;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w)) {

@@ -18,53 +18,25 @@
 #include <unistd.h>
 
 #include "cassnn/cql.h"
+#include "cluster/test_cluster.h"
 #include "cql/cql_test_events.h"
-#include "data/test_dir.h"
-#include "test_net.h"
 
 /* $CASSNN_SUBNET.41 and .42 (test_net.h) */
 static char NODE1[32], NODE2[32];
 #define ROWS 200
 
-/* Runs the node script on this test's cluster; returns its exit status. */
-static int cluster(const char *action) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "CASSNN_VAR='%s' CASSNN_SUBNET=%s CASSNN_IP_BASE=41 CASSNN_HEAP=1G "
-             "'%s/tools/cassandra/cassandra-node' %s",
-             dir, test_subnet(), getenv("CASSNN_SOURCE_DIR"), action);
-    return system(cmd);
-}
-
-/* Node 2 answering CQL does not mean node 1 lists it yet (gossip settles a
- * moment later): wait until a session opened on node 1 discovers both. */
-static int both_nodes_listed(void) {
-    cql_config cfg;
-    cql_config_init(&cfg);
-    cfg.contact_points = NODE1;
-    for (int i = 0; i < 120; i++) {
-        cql_session *s;
-        cassnn_err err = {0};
-        int up = 0, n = cql_session_open(&s, &cfg, &err) == 0 ? cql_session_hosts(s, &up) : 0;
-        cql_session_close(s);
-        if (n == 2 && up == 2) return 1;
-        sleep(1);
-    }
-    return 0;
-}
-
 static int setup(void **state) {
     test_node_addr(NODE1, 41);
     test_node_addr(NODE2, 42);
     if (test_dir_make(state)) return -1;
-    if (cluster("start -n 2") == 0 && both_nodes_listed()) return 0;
+    if (test_cluster_run(41, "start -n 2") == 0 && test_cluster_wait_listed(NODE1, 2)) return 0;
     fprintf(stderr, "the two nodes did not form a cluster within 120 s\n");
-    cluster("stop");
+    test_cluster_run(41, "stop");
     return -1;
 }
 
 static int teardown(void **state) {
-    cluster("stop");
+    test_cluster_run(41, "stop");
     return test_dir_remove(state);
 }
 
@@ -112,7 +84,7 @@ static void a_killed_node_is_reported_down_and_comes_back(void **state) {
     int owners[2] = {0, 0}, order[4];
     for (int32_t id = 0; id < ROWS; id++) {
         uint8_t key[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
-        assert_int_equal(cql_session_route(s, cql_murmur3_token(key, 4), order, 4), 2);
+        assert_int_equal(cql_session_route(s, NULL, cql_murmur3_token(key, 4), order, 4), 2);
         assert_int_not_equal(order[0], order[1]);
         owners[order[0]]++;
     }
@@ -133,14 +105,7 @@ static void a_killed_node_is_reported_down_and_comes_back(void **state) {
     }
 
     /* Kill node 2 the hard way; node 1's failure detector tells the session. */
-    char pidfile[128];
-    snprintf(pidfile, sizeof pidfile, "%s/node2/pid", dir);
-    FILE *f = fopen(pidfile, "r");
-    assert_non_null(f);
-    int pid = 0;
-    assert_int_equal(fscanf(f, "%d", &pid), 1);
-    fclose(f);
-    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(test_cluster_kill(2), 0);
     char expect[64];
     snprintf(expect, sizeof expect, "STATUS_CHANGE DOWN %s ", NODE2);
     if (!event_log_wait(&log, expect, 120))
@@ -153,7 +118,7 @@ static void a_killed_node_is_reported_down_and_comes_back(void **state) {
      * Reads now ask both replicas (QUORUM of 2): a read at ONE right after
      * the restart once found no row on node 2 (killed, not drained: it may
      * lack writes of its last commit-log sync period until read repair). */
-    assert_int_equal(cluster("start -n 2"), 0);
+    assert_int_equal(test_cluster_run(41, "start -n 2"), 0);
     snprintf(expect, sizeof expect, "STATUS_CHANGE UP %s ", NODE2);
     if (!event_log_wait(&log, expect, 120))
         fail_msg("no STATUS_CHANGE UP event for %s within 120 s (%d events)", NODE2, log.n);

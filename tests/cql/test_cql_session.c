@@ -3,8 +3,9 @@
  * transparent re-prepare, batches, paging past one page, async with
  * backpressure, a per-request timeout, Murmur3 tokens vs the node's token(),
  * and a node that dies mid-way (a real TCP relay in front of the node that
- * cuts or corrupts the stream), schema events pushed by the node. Uses its
- * own keyspaces cassnn_cqltest and cassnn_cqlevents. */
+ * cuts or corrupts the stream), schema events pushed by the node, per-node
+ * counters, the local data center and a keyspace's local replication
+ * factor. Uses its own keyspaces cassnn_cqltest and cassnn_cqlevents. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -433,7 +434,9 @@ static int connect_upstream(int port) {
     return fd;
 }
 
-/* One thread relays every connection pair with poll(). */
+/* One thread relays every connection pair with poll(). The node closing
+ * its side ends every pair (the node died); a client closing one of its
+ * connections ends only that pair. */
 static void *relay_main(void *arg) {
     relay *rl = arg;
     struct pollfd fds[64];
@@ -469,10 +472,20 @@ static void *relay_main(void *arg) {
             if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             char buf[65536];
             ssize_t k = read(fds[i].fd, buf, sizeof buf);
-            if (k <= 0 || write(fds[peer[i]].fd, buf, (size_t)k) != k) {
-                atomic_store(&rl->mode, 1); /* one side gone: cut everything */
+            if (k > 0 && write(fds[peer[i]].fd, buf, (size_t)k) == k) continue;
+            int client = k <= 0 ? i % 2 == 1 : peer[i] % 2 == 1; /* which side is gone */
+            if (!client) {
+                atomic_store(&rl->mode, 1); /* the node is gone: cut everything */
                 break;
             }
+            /* the client closed this connection (pairs are client, node) */
+            int first = i % 2 == 1 ? i : i - 1;
+            close(fds[first].fd);
+            close(fds[first + 1].fd);
+            memmove(&fds[first], &fds[first + 2], (size_t)(n - first - 2) * sizeof fds[0]);
+            n -= 2;
+            for (int j = 1; j < n; j++) peer[j] = j % 2 == 1 ? j + 1 : j - 1;
+            break; /* revents of the moved entries belong to the next poll */
         }
     }
     for (int i = 0; i < n; i++) close(fds[i].fd);
@@ -511,6 +524,7 @@ static void node_dies_mid_way(int mode) {
     cfg.port = rl.port;
     cfg.discover_peers = 0; /* the peers' real addresses would bypass the relay */
     cfg.request_timeout_ms = 20000;
+    cfg.retry_budget_ms = 1000; /* how long a request waits for a node to come back */
     cql_session *s;
     cassnn_err err = {0};
     must(cql_session_open(&s, &cfg, &err), &err, "open through relay");
@@ -633,10 +647,51 @@ static void schema_events_are_pushed(void **state) {
 
     /* One node: every token routes to it, and it is named as connected. */
     int order[4];
-    assert_int_equal(cql_session_route(s, cql_murmur3_token((const uint8_t *)"\0\0\0\x07", 4), order, 4), 1);
+    assert_int_equal(cql_session_route(s, NULL, cql_murmur3_token((const uint8_t *)"\0\0\0\x07", 4), order, 4), 1);
     assert_non_null(cql_session_host_name(s, order[0]));
     assert_null(cql_session_host_name(s, 1));
     cql_session_close(s);
+}
+
+/* The node the session knows, its data center as the local one, what it was
+ * sent, and the local replication factor of a keyspace. */
+static void local_dc_host_stats_and_replication(void **state) {
+    (void)state;
+    cql_host_stats before, after;
+    assert_int_equal(cql_session_hosts(S, NULL), 1);
+    assert_int_equal(cql_session_host_stats(S, 0, &before), 0);
+    assert_int_equal(cql_session_host_stats(S, 1, &after), -1);
+    assert_true(before.up && before.has_host_id && *before.dc && *before.rack);
+    cassnn_err err = {0};
+    for (int i = 0; i < 5; i++)
+        must(cql_query(S, "SELECT id FROM cassnn_cqltest.paged LIMIT 1", NULL, 0, NULL, &err), &err, "select");
+    assert_int_equal(cql_session_host_stats(S, 0, &after), 0);
+    assert_true(after.requests == before.requests + 5);
+    assert_true(after.errors == before.errors);
+    assert_int_equal(cql_query(S, "SELECT nothing FROM nowhere.at_all", NULL, 0, NULL, &err), -1);
+    assert_int_equal(cql_session_host_stats(S, 0, &after), 0);
+    assert_true(after.errors == before.errors + 1); /* an error answer counts, and is not retried */
+    assert_true(after.requests == before.requests + 6);
+
+    int rf = 0;
+    must(cql_keyspace_local_rf(S, "cassnn_cqltest", &rf, &err), &err, "local rf");
+    assert_int_equal(rf, 1);
+    assert_int_equal(cql_keyspace_local_rf(S, "cassnn_no_such_keyspace", &rf, &err), -1);
+    assert_non_null(strstr(err.msg, "does not exist"));
+
+    /* the local DC by name; one the cluster does not have is refused with the ones it has */
+    cql_config cfg;
+    cql_test_config(&cfg);
+    cfg.local_dc = before.dc;
+    cql_session *s;
+    must(cql_session_open(&s, &cfg, &err), &err, "open with the node's DC");
+    int order[4];
+    assert_int_equal(cql_session_route(s, "cassnn_cqltest", 42, order, 4), 1);
+    cql_session_close(s);
+    cfg.local_dc = "no-such-dc";
+    assert_int_equal(cql_session_open(&s, &cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "local data center 'no-such-dc' has no node"));
+    assert_non_null(strstr(err.msg, before.dc));
 }
 
 int main(void) {
@@ -654,6 +709,7 @@ int main(void) {
         cmocka_unit_test(idempotent_requests_fail_over),
         cmocka_unit_test(nothing_listening_is_a_clean_error),
         cmocka_unit_test(schema_events_are_pushed),
+        cmocka_unit_test(local_dc_host_stats_and_replication),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -216,6 +216,7 @@ static void tls_config(cql_config *cfg, const server *sv) {
     cfg->contact_points = "127.0.0.1";
     cfg->port = sv->port;
     cfg->connections_per_host = 1;
+    cfg->events = 0; /* the test server serves one connection at a time */
     cfg->connect_timeout_ms = 3000;
     cfg->tls = 1;
     cfg->tls_sni = "cassnn.test";

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cassnn/blob.h"
+#include "cassnn/blob_safetensors.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_isa.h"
 #include "cassnn/nn_optim.h"
-#include "cassnn/nn_safetensors.h"
-#include "cassnn/nn_state.h"
 #include "cassnn/nn_train.h"
 
 /* Relative tolerance of the brief: each element within 1e-5 of PyTorch's,
@@ -27,7 +27,7 @@
 typedef struct fixture {
     uint8_t *buf;
     size_t len;
-    nn_safetensors st;
+    blob_dict st;
 } fixture;
 
 static void fixture_open(fixture *f, const char *file) {
@@ -35,21 +35,21 @@ static void fixture_open(fixture *f, const char *file) {
     const char *src = getenv("CASSNN_SOURCE_DIR");
     snprintf(path, sizeof path, "%s/tests/nn/fixtures/%s", src ? src : ".", file);
     cassnn_err err = {0};
-    if (nn_file_read(path, &f->buf, &f->len, &err) || nn_st_parse(&f->st, f->buf, f->len, &err))
+    if (blob_file_read(path, &f->buf, &f->len, &err) || blob_st_parse(&f->st, f->buf, f->len, &err))
         fail_msg("%s", err.msg);
 }
 
 static void fixture_close(fixture *f) {
-    nn_st_free(&f->st);
+    blob_dict_free(&f->st);
     free(f->buf);
 }
 
 static float *tensor(fixture *f, const char *name, long *count) {
-    const nn_st_tensor *t = nn_st_find(&f->st, name);
+    const blob_tensor *t = blob_dict_find(&f->st, name);
     if (!t) fail_msg("fixture lacks %s", name);
     float *out = malloc(t->nbytes ? t->nbytes : 1);
     cassnn_err err = {0};
-    if (nn_st_read_f32(&f->st, name, t->ndim, t->shape, out, &err)) fail_msg("%s", err.msg);
+    if (blob_dict_read_f32(&f->st, name, t->ndim, t->shape, out, &err)) fail_msg("%s", err.msg);
     *count = (long)(t->nbytes / 4);
     return out;
 }
@@ -81,7 +81,7 @@ static void load_params(fixture *f, nn_net *net, const char *prefix) {
         char name[96];
         snprintf(name, sizeof name, "%s.%s", prefix, p.name);
         cassnn_err err = {0};
-        if (nn_st_read_f32(&f->st, name, p.ndim, p.shape, p.data, &err)) fail_msg("%s", err.msg);
+        if (blob_dict_read_f32(&f->st, name, p.ndim, p.shape, p.data, &err)) fail_msg("%s", err.msg);
     }
 }
 
@@ -164,8 +164,8 @@ static void load_state(fixture *f, nn_net *net, const char *prefix) {
         char name[96];
         snprintf(name, sizeof name, "%s.%s", prefix, p.name);
         cassnn_err err = {0};
-        if (p.count ? nn_st_read_i64(&f->st, name, p.ndim, p.shape, p.count, &err)
-                    : nn_st_read_f32(&f->st, name, p.ndim, p.shape, p.data, &err))
+        if (p.count ? blob_dict_read_i64(&f->st, name, p.ndim, p.shape, p.count, &err)
+                    : blob_dict_read_f32(&f->st, name, p.ndim, p.shape, p.data, &err))
             fail_msg("%s", err.msg);
     }
 }
@@ -180,7 +180,7 @@ static void expect_state(fixture *f, nn_net *net, const char *prefix) {
         if (p.count) {
             int64_t want;
             cassnn_err err = {0};
-            if (nn_st_read_i64(&f->st, name, 0, p.shape, &want, &err)) fail_msg("%s", err.msg);
+            if (blob_dict_read_i64(&f->st, name, 0, p.shape, &want, &err)) fail_msg("%s", err.msg);
             if (*p.count != want)
                 fail_msg("%s: cassnn %lld, PyTorch %lld", name, (long long)*p.count, (long long)want);
             continue;
@@ -322,7 +322,7 @@ static void test_batchnorm_torch_state(void **state) {
     snprintf(path, sizeof path, "%s/tests/nn/fixtures/torch_bn_state.safetensors", src ? src : ".");
     nn_net net;
     cassnn_err err = {0};
-    if (nn_state_load_net_file(&net, path, BN_MODEL, 1, 10, 10, &err)) fail_msg("%s", err.msg);
+    if (blob_net_load_file(path, &(blob_model){BN_MODEL, 1, 10, 10}, &net, &err)) fail_msg("%s", err.msg);
     assert_int_equal(net.layers[1].batches_tracked, 4);
     long count;
     float *x = tensor(&f, "input", &count);

@@ -16,11 +16,11 @@
 #include "cassnn_run.h"
 #include "cql/cql_test_env.h"
 
-static void reg_must(int rc, const cassnn_err *err, const char *what) {
+static inline void reg_must(int rc, const cassnn_err *err, const char *what) {
     if (rc) fail_msg("%s: %s", what, err->msg);
 }
 
-static cql_session *reg_connect(void) {
+static inline cql_session *reg_connect(void) {
     cql_config cfg;
     cql_test_config(&cfg);
     cql_session *s;
@@ -30,7 +30,7 @@ static cql_session *reg_connect(void) {
 }
 
 /* The first n images of src as a new set (ids 0..n-1). */
-static void reg_head(const data_images *src, size_t n, data_images *out) {
+static inline void reg_head(const data_images *src, size_t n, data_images *out) {
     cassnn_err err = {0};
     if (n > src->count) n = src->count;
     reg_must(data_images_alloc(out, n, src->channels, src->rows, src->cols, &err), &err, "alloc");
@@ -38,13 +38,13 @@ static void reg_head(const data_images *src, size_t n, data_images *out) {
     memcpy(out->labels, src->labels, n * sizeof *out->labels);
 }
 
-static void write_be32(FILE *f, uint32_t v) {
+static inline void write_be32(FILE *f, uint32_t v) {
     const uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     fwrite(b, 1, 4, f);
 }
 
 /* Writes set as DIR/<prefix>-images-idx3-ubyte and -labels-idx1-ubyte. */
-static void reg_write_idx(const char *dir, const char *prefix, const data_images *set) {
+static inline void reg_write_idx(const char *dir, const char *prefix, const data_images *set) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
     FILE *f = fopen(path, "wb");
@@ -63,18 +63,12 @@ static void reg_write_idx(const char *dir, const char *prefix, const data_images
     fclose(f);
 }
 
-static int reg_run(char **out, const char *fmt, ...);
+static inline int reg_run(char **out, const char *fmt, ...);
 
-/* Creates ks and writes the first n_train / n_test images of the dataset
- * (0 = all) through `cassnn ingest` into raw_train/raw_test (tutorial) and/or
- * raw_*_blob (blob). Returns the sets written (caller frees). */
-static void reg_ingest(cql_session *s, const char *ks, const char *dataset, size_t n_train,
-                       size_t n_test, int tutorial, int blob, data_images *train,
-                       data_images *test) {
+/* The first n_train / n_test images (0 = all) of a dataset's files. */
+static inline void reg_load_head(const char *dataset, size_t n_train, size_t n_test,
+                                 data_images *train, data_images *test) {
     cassnn_err err = {0};
-    char drop[128];
-    snprintf(drop, sizeof drop, "DROP KEYSPACE IF EXISTS %s", ks);
-    reg_must(cql_query(s, drop, NULL, 0, NULL, &err), &err, drop);
     data_dataset_paths p;
     reg_must(data_dataset_locate(data_dataset_named(dataset), NULL, &p, &err), &err,
              "dataset files ($CASSNN_DATA)");
@@ -87,6 +81,19 @@ static void reg_ingest(cql_session *s, const char *ks, const char *dataset, size
     reg_head(&all_test, n_test ? n_test : all_test.count, test);
     data_images_free(&all_train);
     data_images_free(&all_test);
+}
+
+/* Creates ks and writes the first n_train / n_test images of the dataset
+ * (0 = all) through `cassnn ingest` into raw_train/raw_test (tutorial) and/or
+ * raw_*_blob (blob). Returns the sets written (caller frees). */
+static inline void reg_ingest(cql_session *s, const char *ks, const char *dataset,
+                              size_t n_train, size_t n_test, int tutorial, int blob,
+                              data_images *train, data_images *test) {
+    cassnn_err err = {0};
+    char drop[128];
+    snprintf(drop, sizeof drop, "DROP KEYSPACE IF EXISTS %s", ks);
+    reg_must(cql_query(s, drop, NULL, 0, NULL, &err), &err, drop);
+    reg_load_head(dataset, n_train, n_test, train, test);
     char dir[512], *out;
     snprintf(dir, sizeof dir, "%s/%s_idx", getenv("CASSNN_BINARY_DIR"), ks);
     char mk[600];
@@ -103,7 +110,7 @@ static void reg_ingest(cql_session *s, const char *ks, const char *dataset, size
     }
 }
 
-static void reg_drop(cql_session *s, const char *ks) {
+static inline void reg_drop(cql_session *s, const char *ks) {
     cassnn_err err = {0};
     char drop[128];
     snprintf(drop, sizeof drop, "DROP KEYSPACE IF EXISTS %s", ks);
@@ -112,7 +119,7 @@ static void reg_drop(cql_session *s, const char *ks) {
 
 /* Runs `cassnn ARGS` (stderr kept apart); returns its exit status and its
  * stdout in *out (malloc'ed). */
-static int reg_run(char **out, const char *fmt, ...) {
+static inline int reg_run(char **out, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int rc = cassnn_vrun(out, RUN_STDERR_APART, fmt, ap);
@@ -121,7 +128,7 @@ static int reg_run(char **out, const char *fmt, ...) {
 }
 
 /* accuracy: C/N in a predict output, as a fraction. */
-static double reg_predict_accuracy(const char *out) {
+static inline double reg_predict_accuracy(const char *out) {
     const char *p = strstr(out, "accuracy: ");
     long c, n;
     if (!p || sscanf(p, "accuracy: %ld/%ld", &c, &n) != 2 || n == 0)

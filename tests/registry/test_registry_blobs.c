@@ -6,10 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/nn_safetensors.h"
+#include "cassnn/blob_safetensors.h"
 #include "cassnn/registry.h"
 
 static void must(int rc, const cassnn_err *err) {
@@ -28,20 +29,20 @@ static void test_net_round_trip(void **state) {
     nn_net_init(&net, 3);
     uint8_t *blob;
     size_t len;
-    must(registry_net_encode(&net, &blob, &len, &err), &err);
-    must(registry_net_decode(blob, len, &back, &err), &err);
+    must(blob_net_encode(&net, BLOB_SAFETENSORS, &blob, &len, &err), &err);
+    must(blob_net_decode(blob, len, NULL, &back, &err), &err);
     assert_string_equal(net.description, back.description);
     assert_int_equal(net.n_params, back.n_params);
     assert_memory_equal(net.params, back.params, sizeof(float) * (size_t)net.n_params);
     /* PyTorch names, so torch can load the state_dict from the blob */
-    nn_safetensors st;
-    must(nn_st_parse(&st, blob, len, &err), &err);
-    assert_non_null(nn_st_find(&st, "conv1.weight"));
-    assert_non_null(nn_st_find(&st, "fc2.bias"));
-    nn_st_free(&st);
+    blob_dict st;
+    must(blob_st_parse(&st, blob, len, &err), &err);
+    assert_non_null(blob_dict_find(&st, "conv1.weight"));
+    assert_non_null(blob_dict_find(&st, "fc2.bias"));
+    blob_dict_free(&st);
     nn_net_free(&back);
     /* a truncated blob is an error, not a crash */
-    assert_int_equal(registry_net_decode(blob, len / 2, &back, &err), -1);
+    assert_int_equal(blob_net_decode(blob, len / 2, NULL, &back, &err), -1);
     assert_non_null(strstr(err.msg, "network blob"));
     free(blob);
     nn_net_free(&net);
@@ -53,8 +54,10 @@ static void check_optim(nn_optim *opt, const nn_net *net) {
     uint8_t *blob;
     size_t len;
     nn_optim back;
-    must(registry_optim_encode(opt, net, &ts, &blob, &len, &err), &err);
-    must(registry_optim_decode(blob, len, net, &back, &ts_back, &err), &err);
+    must(blob_optim_encode(opt, net, &ts, BLOB_SAFETENSORS, &blob, &len, &err), &err);
+    int has_run = 0;
+    must(blob_optim_decode(blob, len, net, &back, &ts_back, &has_run, &err), &err);
+    assert_int_equal(has_run, 1);
     assert_int_equal(back.kind, opt->kind);
     assert_true(back.lr == opt->lr && back.momentum == opt->momentum &&
                 back.beta1 == opt->beta1 && back.beta2 == opt->beta2 && back.eps == opt->eps &&
@@ -92,10 +95,10 @@ static void test_optim_round_trip(void **state) {
     registry_train_state ts = {1, 0, 1, 64};
     uint8_t *blob;
     size_t len;
-    must(registry_optim_encode(&sgd, &net, &ts, &blob, &len, &err), &err);
+    must(blob_optim_encode(&sgd, &net, &ts, BLOB_SAFETENSORS, &blob, &len, &err), &err);
     nn_optim back;
-    assert_int_equal(registry_optim_decode(blob, len, &other, &back, NULL, &err), -1);
-    assert_non_null(strstr(err.msg, "momentum_buffer.conv1.weight"));
+    assert_int_equal(blob_optim_decode(blob, len, &other, &back, NULL, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "state.0.momentum_buffer"));
     free(blob);
     nn_net_free(&other);
     nn_optim_free(&sgd);
@@ -122,11 +125,38 @@ static void test_uuid(void **state) {
     assert_int_equal(registry_uuid_parse("123e4567-e89b-42d3-a456-4266141740000", c, &err), -1);
 }
 
+/* The tutorial's rows say where they stood only through epoch and
+ * batch_percent: 938 batches an epoch, a row every 10. */
+static void test_row_position(void **state) {
+    (void)state;
+    cassnn_err err = {0};
+    registry_model m = {.table = REGISTRY_TRAIN, .epoch = 2};
+    registry_train_state ts;
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "0%");
+    must(registry_row_position(&m, 938, 10, 64, &ts, &err), &err);
+    assert_true(ts.epoch == 2 && ts.next_batch == 1 && ts.batch_size == 64 && ts.seed == 0);
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "53%"); /* batch 500: 53.3% */
+    must(registry_row_position(&m, 938, 10, 64, &ts, &err), &err);
+    assert_int_equal(ts.next_batch, 501);
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "100%"); /* 5 batches, every one */
+    assert_int_equal(registry_row_position(&m, 5, 1, 64, &ts, &err), -1);
+    assert_non_null(strstr(err.msg, "no logged batch"));
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "80%"); /* the last of 5 */
+    must(registry_row_position(&m, 5, 1, 64, &ts, &err), &err);
+    assert_true(ts.epoch == 3 && ts.next_batch == 0);
+    snprintf(m.batch_percent, sizeof m.batch_percent, "%s", "1%"); /* 3000 batches: 30..44 */
+    assert_int_equal(registry_row_position(&m, 3000, 1, 64, &ts, &err), -1);
+    assert_non_null(strstr(err.msg, "ambiguous"));
+    m.table = REGISTRY_TEST;
+    assert_int_equal(registry_row_position(&m, 938, 10, 64, &ts, &err), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_net_round_trip),
         cmocka_unit_test(test_optim_round_trip),
         cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_row_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* Networks and optimizers to and from safetensors (nn_state.h, nn_safetensors.h):
+/* Networks and optimizers to and from safetensors blobs (blob.h, blob_safetensors.h):
  * round trips, a file written by PyTorch, malformed blobs; also writes the
  * files that check_safetensors_interop.py loads into PyTorch. */
 #include <stdarg.h>
@@ -16,8 +16,8 @@
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
 #include "cassnn/nn_rng.h"
-#include "cassnn/nn_safetensors.h"
-#include "cassnn/nn_state.h"
+#include "cassnn/blob.h"
+#include "cassnn/blob_safetensors.h"
 
 static void make_batch(float *x, int32_t *labels, int n, uint64_t seed) {
     nn_rng r;
@@ -53,15 +53,15 @@ static void test_net_round_trip(void **state) {
     trained_net(&net, &opt);
     uint8_t *buf;
     size_t len;
-    assert_int_equal(nn_state_save_net(&net, &buf, &len, &err), 0);
-    assert_int_equal(nn_state_load_net(&back, buf, len, NULL, 0, 0, 0, &err), 0);
+    assert_int_equal(blob_net_encode(&net, BLOB_SAFETENSORS, &buf, &len, &err), 0);
+    assert_int_equal(blob_net_decode(buf, len, NULL, &back, &err), 0);
     assert_string_equal(back.description, net.description);
     assert_int_equal(back.in_c, 1);
     assert_int_equal(back.n_params, net.n_params);
     assert_memory_equal(back.params, net.params, sizeof(float) * net.n_params);
     /* into an existing net of the same model */
     memset(back.params, 0, sizeof(float) * back.n_params);
-    assert_int_equal(nn_state_load_params(&back, buf, len, &err), 0);
+    assert_int_equal(blob_net_load(&back, buf, len, &err), 0);
     assert_memory_equal(back.params, net.params, sizeof(float) * net.n_params);
     nn_net_free(&back);
 
@@ -70,24 +70,24 @@ static void test_net_round_trip(void **state) {
     assert_int_equal(nn_net_create(&other, "conv(10,k=5) maxpool(2) relu conv(20,k=3) maxpool(2) "
                                            "relu flatten linear(50) relu linear(10) logsoftmax",
                                    1, 28, 28, &err), 0);
-    assert_int_equal(nn_state_load_params(&other, buf, len, &err), -1);
+    assert_int_equal(blob_net_load(&other, buf, len, &err), -1);
     assert_non_null(strstr(err.msg, "conv2.weight"));
     assert_non_null(strstr(err.msg, "[20, 10, 5, 5]"));
     nn_net_free(&other);
     assert_int_equal(nn_net_create(&other, "conv(10,k=5) maxpool(2) relu flatten linear(10) logsoftmax",
                                    1, 28, 28, &err), 0);
-    assert_int_equal(nn_state_load_params(&other, buf, len, &err), -1);
+    assert_int_equal(blob_net_load(&other, buf, len, &err), -1);
     nn_net_free(&other);
 
     /* file form */
     char path[1024];
     const char *bin = getenv("CASSNN_BINARY_DIR");
-    snprintf(path, sizeof path, "%s/tests/nn/round_trip.safetensors", bin ? bin : ".");
-    assert_int_equal(nn_state_save_net_file(&net, path, &err), 0);
-    assert_int_equal(nn_state_load_net_file(&back, path, NULL, 0, 0, 0, &err), 0);
+    snprintf(path, sizeof path, "%s/tests/blob/round_trip.safetensors", bin ? bin : ".");
+    assert_int_equal(blob_net_save_file(&net, BLOB_SAFETENSORS, path, &err), 0);
+    assert_int_equal(blob_net_load_file(path, NULL, &back, &err), 0);
     assert_memory_equal(back.params, net.params, sizeof(float) * net.n_params);
     nn_net_free(&back);
-    assert_int_equal(nn_state_load_net_file(&back, "/nonexistent/x.safetensors", NULL, 0, 0, 0, &err), -1);
+    assert_int_equal(blob_net_load_file("/nonexistent/x.safetensors", NULL, &back, &err), -1);
     assert_non_null(strstr(err.msg, "/nonexistent/x.safetensors"));
 
     free(buf);
@@ -109,9 +109,9 @@ static void test_optimizer_round_trip(void **state) {
         }
         uint8_t *buf;
         size_t len;
-        assert_int_equal(nn_state_save_optim(&opt, &net, &buf, &len, &err), 0);
+        assert_int_equal(blob_optim_encode(&opt, &net, NULL, BLOB_SAFETENSORS, &buf, &len, &err), 0);
         nn_optim back;
-        if (nn_state_load_optim(&back, &net, buf, len, &err)) fail_msg("%s", err.msg);
+        if (blob_optim_decode(buf, len, &net, &back, NULL, NULL, &err)) fail_msg("%s", err.msg);
         assert_int_equal(back.kind, opt.kind);
         assert_int_equal(back.step, opt.step);
         assert_true(back.lr == opt.lr && back.momentum == opt.momentum &&
@@ -128,10 +128,10 @@ static void test_optimizer_round_trip(void **state) {
         /* a net blob is not an optimizer blob */
         uint8_t *netbuf;
         size_t netlen;
-        assert_int_equal(nn_state_save_net(&net, &netbuf, &netlen, &err), 0);
+        assert_int_equal(blob_net_encode(&net, BLOB_SAFETENSORS, &netbuf, &netlen, &err), 0);
         nn_optim bad;
-        assert_int_equal(nn_state_load_optim(&bad, &net, netbuf, netlen, &err), -1);
-        assert_non_null(strstr(err.msg, "not a cassnn optimizer"));
+        assert_int_equal(blob_optim_decode(netbuf, netlen, &net, &bad, NULL, NULL, &err), -1);
+        assert_non_null(strstr(err.msg, "network blob, not an optimizer"));
         free(netbuf);
         free(p2);
         free(buf);
@@ -152,39 +152,39 @@ static void test_load_pytorch_file(void **state) {
     nn_net net;
     snprintf(path, sizeof path, "%s/tests/nn/fixtures/torch_state.safetensors", src ? src : ".");
     /* no cassnn metadata: the model must be named */
-    assert_int_equal(nn_state_load_net_file(&net, path, NULL, 1, 28, 28, &err), -1);
+    assert_int_equal(blob_net_load_file(path, NULL, &net, &err), -1);
     assert_non_null(strstr(err.msg, "names no model"));
-    if (nn_state_load_net_file(&net, path, "tutorial", 1, 28, 28, &err)) fail_msg("%s", err.msg);
+    if (blob_net_load_file(path, &blob_tutorial_model, &net, &err)) fail_msg("%s", err.msg);
 
     uint8_t *buf;
     size_t len;
-    nn_safetensors st;
+    blob_dict st;
     snprintf(path, sizeof path, "%s/tests/nn/fixtures/tutorial_sgd.safetensors", src ? src : ".");
-    assert_int_equal(nn_file_read(path, &buf, &len, &err), 0);
-    assert_int_equal(nn_st_parse(&st, buf, len, &err), 0);
+    assert_int_equal(blob_file_read(path, &buf, &len, &err), 0);
+    assert_int_equal(blob_st_parse(&st, buf, len, &err), 0);
     float x[4 * 784], target[4], want[40], got[40];
     int32_t labels[4];
     const int64_t xshape[4] = {4, 1, 28, 28}, yshape[1] = {4}, lshape[2] = {4, 10};
-    assert_int_equal(nn_st_read_f32(&st, "input", 4, xshape, x, &err), 0);
-    assert_int_equal(nn_st_read_f32(&st, "target", 1, yshape, target, &err), 0);
-    assert_int_equal(nn_st_read_f32(&st, "logp", 2, lshape, want, &err), 0);
+    assert_int_equal(blob_dict_read_f32(&st, "input", 4, xshape, x, &err), 0);
+    assert_int_equal(blob_dict_read_f32(&st, "target", 1, yshape, target, &err), 0);
+    assert_int_equal(blob_dict_read_f32(&st, "logp", 2, lshape, want, &err), 0);
     for (int i = 0; i < 4; i++) labels[i] = (int32_t)target[i];
     nn_exec *e;
     assert_int_equal(nn_exec_create(&e, &net, 4, 4, 1, 1, &err), 0);
     nn_exec_eval_batch(e, x, labels, 4, got, NULL, NULL);
     for (int i = 0; i < 40; i++) assert_true(fabsf(got[i] - want[i]) <= 1e-5f * (1 + fabsf(want[i])));
     nn_exec_free(e);
-    nn_st_free(&st);
+    blob_dict_free(&st);
     free(buf);
     nn_net_free(&net);
 }
 
 /* Every broken blob is an error with a message, never a crash (the fuzz
- * target tests/fuzz/fuzz_safetensors.c explores further). */
+ * target tests/fuzz/fuzz_blob.c explores further). */
 static void expect_bad(const char *blob_text, size_t len, const char *needle) {
     nn_net net;
     cassnn_err err = {0};
-    if (nn_state_load_net(&net, (const uint8_t *)blob_text, len, "tutorial", 1, 28, 28, &err) != -1)
+    if (blob_net_decode((const uint8_t *)blob_text, len, &blob_tutorial_model, &net, &err) != -1)
         fail_msg("accepted a bad blob (%s)", needle);
     if (!strstr(err.msg, needle)) fail_msg("error '%s' lacks '%s'", err.msg, needle);
 }
@@ -201,14 +201,14 @@ static void test_malformed(void **state) {
     (void)state;
     char b[4096];
     size_t len;
-    expect_bad("", 0, "too short");
+    expect_bad("", 0, "neither safetensors nor a pickle");
     blob(b, &len, "{}", 0);
     b[0] = 100; /* header length past the end */
     expect_bad(b, len, "does not fit");
     blob(b, &len, "{not json", 0);
     expect_bad(b, len, "header JSON invalid");
     blob(b, &len, "[]", 0);
-    expect_bad(b, len, "not a JSON object");
+    expect_bad(b, len, "neither safetensors nor a pickle");
     blob(b, &len, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4);
     expect_bad(b, len, "outside the 4 data bytes");
     blob(b, &len, "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8);
@@ -225,9 +225,9 @@ static void test_malformed(void **state) {
     expect_bad(b, len, "metadata 'model' is not a string");
     blob(b, &len, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"a\":{}}", 8);
     expect_bad(b, len, "duplicate");
-    blob(b, &len, "{\"__metadata__\":{\"model\":\"tutorial\",\"input\":\"1x28\"}}", 0);
+    blob(b, &len, "{\"__metadata__\":{\"cassnn.model\":\"tutorial\",\"cassnn.input\":\"1x28\"}}", 0);
     expect_bad(b, len, "expected CxHxW");
-    blob(b, &len, "{\"__metadata__\":{\"model\":\"conv(3)\",\"input\":\"1x28x28\"}}", 0);
+    blob(b, &len, "{\"__metadata__\":{\"cassnn.model\":\"conv(3)\",\"cassnn.input\":\"1x28x28\"}}", 0);
     expect_bad(b, len, "k is required");
     blob(b, &len, "{}", 0);
     expect_bad(b, len, "conv1.weight' is missing");
@@ -239,10 +239,10 @@ static void test_malformed(void **state) {
     trained_net(&net, &opt);
     uint8_t *buf;
     size_t full;
-    assert_int_equal(nn_state_save_net(&net, &buf, &full, &err), 0);
+    assert_int_equal(blob_net_encode(&net, BLOB_SAFETENSORS, &buf, &full, &err), 0);
     for (size_t cut = 0; cut < full; cut += cut < 2048 ? 1 : 61) {
         nn_net back;
-        if (nn_state_load_net(&back, buf, cut, NULL, 0, 0, 0, &err) != -1)
+        if (blob_net_decode(buf, cut, NULL, &back, &err) != -1)
             fail_msg("accepted a blob cut to %zu of %zu bytes", cut, full);
         assert_true(err.msg[0] != '\0');
     }
@@ -257,15 +257,18 @@ static void write_expected(const char *path, const nn_net *net, const float *x,
                            const float *logp, int n) {
     cassnn_err err = {0};
     const int64_t xs[4] = {n, net->in_c, net->in_h, net->in_w}, ls[2] = {n, net->classes};
-    const nn_st_entry entries[] = {{"input", 4, xs, x, NULL}, {"logp", 2, ls, logp, NULL}};
+    blob_dict d = {0};
+    assert_int_equal(blob_dict_add(&d, "input", "F32", 4, xs, x, &err), 0);
+    assert_int_equal(blob_dict_add(&d, "logp", "F32", 2, ls, logp, &err), 0);
     uint8_t *buf;
     size_t len;
-    assert_int_equal(nn_st_write(&buf, &len, entries, 2, NULL, 0, &err), 0);
-    assert_int_equal(nn_file_write(path, buf, len, &err), 0);
+    assert_int_equal(blob_st_write(&d, &buf, &len, &err), 0);
+    blob_dict_free(&d);
+    assert_int_equal(blob_file_write(path, buf, len, &err), 0);
     free(buf);
 }
 
-/* Writes, under $CASSNN_BINARY_DIR/tests/nn/interop/, a trained tutorial
+/* Writes, under $CASSNN_BINARY_DIR/tests/blob/interop/, a trained tutorial
  * net, its optimizer and (input, cassnn's eval-mode log-probabilities) for
  * check_safetensors_interop.py to load into PyTorch. */
 static void test_write_interop_files(void **state) {
@@ -273,16 +276,20 @@ static void test_write_interop_files(void **state) {
     const char *bin = getenv("CASSNN_BINARY_DIR");
     assert_non_null(bin);
     char dir[1024], path[1100];
-    snprintf(dir, sizeof dir, "%s/tests/nn/interop", bin);
+    snprintf(dir, sizeof dir, "%s/tests/blob/interop", bin);
     mkdir(dir, 0777);
     nn_net net;
     nn_optim opt;
     cassnn_err err = {0};
     trained_net(&net, &opt);
     snprintf(path, sizeof path, "%s/cassnn_net.safetensors", dir);
-    assert_int_equal(nn_state_save_net_file(&net, path, &err), 0);
+    assert_int_equal(blob_net_save_file(&net, BLOB_SAFETENSORS, path, &err), 0);
     snprintf(path, sizeof path, "%s/cassnn_optim.safetensors", dir);
-    assert_int_equal(nn_state_save_optim_file(&opt, &net, path, &err), 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(blob_optim_encode(&opt, &net, NULL, BLOB_SAFETENSORS, &buf, &len, &err), 0);
+    assert_int_equal(blob_file_write(path, buf, len, &err), 0);
+    free(buf);
     enum { N = 8 };
     float x[N * 784], logp[N * 10];
     int32_t labels[N];
@@ -328,11 +335,11 @@ static void test_write_batchnorm_interop_files(void **state) {
     nn_exec_eval_batch(e, x, NULL, N, logp, NULL, NULL);
     nn_exec_free(e);
     assert_int_equal(net.layers[1].batches_tracked, 3);
-    snprintf(path, sizeof path, "%s/tests/nn/interop/cassnn_bn_net.safetensors", bin);
-    assert_int_equal(nn_state_save_net_file(&net, path, &err), 0);
+    snprintf(path, sizeof path, "%s/tests/blob/interop/cassnn_bn_net.safetensors", bin);
+    assert_int_equal(blob_net_save_file(&net, BLOB_SAFETENSORS, path, &err), 0);
 
     /* round trip in cassnn: buffers and count come back, so does the output */
-    assert_int_equal(nn_state_load_net_file(&back, path, NULL, 0, 0, 0, &err), 0);
+    assert_int_equal(blob_net_load_file(path, NULL, &back, &err), 0);
     assert_int_equal(back.n_buffers, net.n_buffers);
     assert_memory_equal(back.buffers, net.buffers, sizeof(float) * net.n_buffers);
     assert_int_equal(back.layers[1].batches_tracked, 3);
@@ -343,7 +350,7 @@ static void test_write_batchnorm_interop_files(void **state) {
     assert_memory_equal(logp_back, logp, sizeof logp);
     nn_net_free(&back);
 
-    snprintf(path, sizeof path, "%s/tests/nn/interop/cassnn_bn_expected.safetensors", bin);
+    snprintf(path, sizeof path, "%s/tests/blob/interop/cassnn_bn_expected.safetensors", bin);
     write_expected(path, &net, x, logp, N);
     nn_optim_free(&opt);
     nn_net_free(&net);
@@ -362,13 +369,13 @@ static void test_batchnorm_buffers_required(void **state) {
                                         "logsoftmax", 1, 10, 10, &err), 0);
     uint8_t *buf;
     size_t len;
-    assert_int_equal(nn_state_save_net(&plain, &buf, &len, &err), 0);
-    assert_int_equal(nn_state_load_params(&bn, buf, len, &err), -1);
+    assert_int_equal(blob_net_encode(&plain, BLOB_SAFETENSORS, &buf, &len, &err), 0);
+    assert_int_equal(blob_net_load(&bn, buf, len, &err), -1);
     assert_non_null(strstr(err.msg, "bn1.weight"));
     free(buf);
     /* and the other way: the buffers are unexpected tensors for the plain net */
-    assert_int_equal(nn_state_save_net(&bn, &buf, &len, &err), 0);
-    assert_int_equal(nn_state_load_params(&plain, buf, len, &err), -1);
+    assert_int_equal(blob_net_encode(&bn, BLOB_SAFETENSORS, &buf, &len, &err), 0);
+    assert_int_equal(blob_net_load(&plain, buf, len, &err), -1);
     assert_non_null(strstr(err.msg, "bn1."));
     free(buf);
     nn_net_free(&plain);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Loads the files test_nn_state wrote (a trained tutorial net, its SGD
+"""Loads the files test_blob_state wrote (a trained tutorial net, its SGD
 optimizer, an input batch and cassnn's log-probabilities for it; a trained
 BatchNorm2d net and its eval-mode log-probabilities) into PyTorch 1.13 and
 checks that the PyTorch modules (the example's Net, tests/reference's
@@ -10,7 +10,7 @@ torch 1.13 has no safetensors package, so the format is parsed here with
 struct + json + numpy: 8-byte little-endian header length, JSON header,
 raw little-endian tensor bytes.
 
-Usage: check_safetensors_interop.py DIR   (DIR = <build>/tests/nn/interop)
+Usage: check_safetensors_interop.py DIR   (DIR = <build>/tests/blob/interop)
 """
 import json
 import os
@@ -46,9 +46,8 @@ def read_safetensors(path):
 def main():
     folder = sys.argv[1]
     state, meta = read_safetensors(os.path.join(folder, "cassnn_net.safetensors"))
-    assert meta.get("format") == "cassnn", meta
-    assert meta.get("input") == "1x28x28", meta
-    assert meta.get("model", "").startswith("conv1=conv(10,k=5"), meta
+    assert meta.get("cassnn.input") == "1x28x28", meta
+    assert meta.get("cassnn.model", "").startswith("conv1=conv(10,k=5"), meta
     net = Net()
     net.load_state_dict(state, strict=True)  # raises on any missing/unexpected/misshapen tensor
     net.eval()
@@ -62,7 +61,7 @@ def main():
     assert diff <= 1e-5 * max(scale, 1.0), diff
 
     optim, ometa = read_safetensors(os.path.join(folder, "cassnn_optim.safetensors"))
-    assert ometa["format"] == "cassnn-optimizer" and ometa["optimizer"] == "sgd", ometa
+    assert ometa["optimizer"] == "sgd", ometa
     names = list(net.state_dict().keys())
     assert sorted(optim) == sorted("state.%d.momentum_buffer" % i for i in range(len(names))), sorted(optim)
     sgd = torch.optim.SGD(net.parameters(), lr=float(ometa["lr"]), momentum=float(ometa["momentum"]),
@@ -77,8 +76,8 @@ def main():
     print("cassnn network and optimizer state load into PyTorch: OK")
 
     state, meta = read_safetensors(os.path.join(folder, "cassnn_bn_net.safetensors"))
-    assert meta.get("input") == "x".join(map(str, BN_INPUT)), meta
-    assert "batchnorm2d" in meta.get("model", ""), meta
+    assert meta.get("cassnn.input") == "x".join(map(str, BN_INPUT)), meta
+    assert "batchnorm2d" in meta.get("cassnn.model", ""), meta
     tracked = state["bn1.num_batches_tracked"]
     assert tracked.dtype == torch.int64 and tracked.shape == () and tracked.item() == 3, tracked
     bn = BNNet()

@@ -1,0 +1,59 @@
+/* test_cluster.h - a throwaway cluster of N nodes for one test program, on
+ * $CASSNN_SUBNET.<base>..<base+N-1> (test_net.h) with 1 GiB heaps, its data
+ * in the test's folder (test_dir.h), run by tools/cassandra/cassandra-node
+ * beside the shared test node:
+ *   test_cluster_run(41, "start -n 2"), test_cluster_wait_listed(addr, 2),
+ *   test_cluster_kill(2), test_cluster_run(41, "stop") */
+#ifndef CASSNN_TESTS_CLUSTER_TEST_CLUSTER_H
+#define CASSNN_TESTS_CLUSTER_TEST_CLUSTER_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cassnn/cql.h"
+#include "data/test_dir.h"
+#include "test_net.h"
+
+/* Runs the node script on this test's cluster; returns its exit status. */
+static inline int test_cluster_run(int ip_base, const char *action) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "CASSNN_VAR='%s' CASSNN_SUBNET=%s CASSNN_IP_BASE=%d CASSNN_HEAP=1G "
+             "'%s/tools/cassandra/cassandra-node' %s",
+             dir, test_subnet(), ip_base, getenv("CASSNN_SOURCE_DIR"), action);
+    return system(cmd);
+}
+
+/* A node answering CQL does not mean the first one lists it yet (gossip
+ * settles a moment later): waits (up to 120 s) until a session opened on
+ * `contact` discovers n nodes, all up. 1 when it does. */
+static inline int test_cluster_wait_listed(const char *contact, int n) {
+    cql_config cfg;
+    cql_config_init(&cfg);
+    cfg.contact_points = contact;
+    for (int i = 0; i < 120; i++) {
+        cql_session *s;
+        cassnn_err err = {0};
+        int up = 0, known = cql_session_open(&s, &cfg, &err) == 0 ? cql_session_hosts(s, &up) : 0;
+        cql_session_close(s);
+        if (known == n && up == n) return 1;
+        sleep(1);
+    }
+    return 0;
+}
+
+/* Kills node i (1-based) the hard way (SIGKILL): 0 when it was signalled. */
+static inline int test_cluster_kill(int i) {
+    char pidfile[128];
+    snprintf(pidfile, sizeof pidfile, "%s/node%d/pid", dir, i);
+    FILE *f = fopen(pidfile, "r");
+    int pid = 0;
+    if (!f) return -1;
+    int ok = fscanf(f, "%d", &pid) == 1;
+    fclose(f);
+    return ok && pid > 0 ? kill(pid, SIGKILL) : -1;
+}
+
+#endif
