@@ -1,6 +1,6 @@
 /* blob_dict.h - a state_dict as the blob formats see it: named tensors plus
- * string metadata. Both containers (safetensors, blob_safetensors.h; PyTorch
- * pickles, blob_pickle.h) parse into one and write from one, so the code
+ * string metadata. Both containers (safetensors, blob/safetensors.h; PyTorch
+ * pickles, blob/pickle_torch.h) parse into one and write from one, so the code
  * that maps networks and optimizers onto tensors (blob.h) is written once.
  *
  * A parsed dict's tensor data points into the parsed buffer or into memory

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cassnn/cql.h"
+#include "cql/codec.h"
 
 typedef struct server {
     int listen_fd, port;
