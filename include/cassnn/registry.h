@@ -82,7 +82,9 @@ int registry_insert(cql_session *s, const char *keyspace, const registry_model *
 int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], registry_model *out,
                  cassnn_err *err);
 
-/* Every row of both tables without blobs (sizes filled), newest first. */
+/* Every row of both tables without blobs (sizes filled), newest first: a
+ * malloc'ed array of *n rows, the caller's to free() (its rows hold no
+ * blobs, so registry_model_free is not needed). */
 int registry_list(cql_session *s, const char *keyspace, registry_model **out, size_t *n,
                   cassnn_err *err);
 
@@ -184,7 +186,8 @@ int registry_writer_open(registry_writer **out, cql_session *s, const char *keys
 /* Queues m (ownership passes to the writer, also on failure). Never waits
  * for the network. */
 int registry_writer_submit(registry_writer *w, registry_model *m, cassnn_err *err);
-/* Waits until every queued row is written or given up, then frees w. */
+/* Waits until every queued row is written or given up, then frees w (NULL:
+ * nothing to wait for, an empty report). */
 void registry_writer_close(registry_writer *w, registry_writer_report *report);
 
 /* ---- predictions ---- */
