@@ -40,7 +40,8 @@
  *
  * Decoding checks every name, dtype and shape and names the first
  * mismatch; a blob over BLOB_MAX_BYTES is refused; nothing is modified
- * unless the whole blob is valid. All functions are reentrant.
+ * unless the whole blob is valid. All functions are reentrant. Buffers they
+ * return (encode, blob_file_read) are malloc'ed: the caller free()s them.
  */
 #ifndef CASSNN_BLOB_H
 #define CASSNN_BLOB_H

@@ -78,7 +78,8 @@ int registry_row_position(const registry_model *m, long batches_per_epoch, int l
 int registry_insert(cql_session *s, const char *keyspace, const registry_model *m,
                     cassnn_err *err);
 
-/* The row with this id, with its blobs, from models_test or models_train. */
+/* The row with this id, with its blobs, from models_test or models_train
+ * (registry_model_free *out). */
 int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], registry_model *out,
                  cassnn_err *err);
 
@@ -97,7 +98,8 @@ typedef void (*registry_explain_fn)(void *user, const char *cql);
  * blobs. SAI in Cassandra 5.0 cannot ORDER BY these columns, so it narrows
  * with range predicates on the indexed column: fetch rows beyond the best
  * value seen so far (accuracy > t / loss < t, LIMIT), move t to the best of
- * them, repeat until nothing lies beyond. Fails when the table is empty. */
+ * them, repeat until nothing lies beyond. Fails when the table is empty.
+ * registry_model_free *out. */
 int registry_best(cql_session *s, const char *keyspace, registry_metric by,
                   registry_explain_fn explain, void *user, registry_model *out, cassnn_err *err);
 
