@@ -78,14 +78,11 @@ int registry_row_position(const registry_model *m, long batches_per_epoch, int l
 int registry_insert(cql_session *s, const char *keyspace, const registry_model *m,
                     cassnn_err *err);
 
-/* The row with this id, with its blobs, from models_test or models_train
- * (registry_model_free *out). */
+/* The row with this id, with its blobs, from models_test or models_train. */
 int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], registry_model *out,
                  cassnn_err *err);
 
-/* Every row of both tables without blobs (sizes filled), newest first: a
- * malloc'ed array of *n rows, the caller's to free() (its rows hold no
- * blobs, so registry_model_free is not needed). */
+/* Every row of both tables without blobs (sizes filled), newest first. */
 int registry_list(cql_session *s, const char *keyspace, registry_model **out, size_t *n,
                   cassnn_err *err);
 
@@ -188,8 +185,7 @@ int registry_writer_open(registry_writer **out, cql_session *s, const char *keys
 /* Queues m (ownership passes to the writer, also on failure). Never waits
  * for the network. */
 int registry_writer_submit(registry_writer *w, registry_model *m, cassnn_err *err);
-/* Waits until every queued row is written or given up, then frees w (NULL:
- * nothing to wait for, an empty report). */
+/* Waits until every queued row is written or given up, then frees w. */
 void registry_writer_close(registry_writer *w, registry_writer_report *report);
 
 /* ---- predictions ---- */
