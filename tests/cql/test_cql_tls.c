@@ -22,8 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cql/codec.h" /* a node written with the codec: frames, buffers */
 #include "cassnn/cql.h"
-#include "cql/codec.h"
 
 typedef struct server {
     int listen_fd, port;
