@@ -1,10 +1,11 @@
 #!/bin/sh
 # test_install_example.sh BUILD SOURCE CC - installs BUILD into a temporary
-# prefix, compiles each installed header alone, then a copy of
-# examples/train_idx.c against the installed headers and library only
-# (pkg-config --static; C11, pedantic, warnings as errors), trains 5000 MNIST
-# images ($CASSNN_DATA/mnist) for one epoch and checks that the net was saved
-# and tests well above chance (10 classes).
+# prefix, checks that cassnn.h includes every installed header and that each
+# compiles alone, then compiles a copy of examples/train_idx.c against the
+# installed headers and library only (pkg-config --static; C11, pedantic,
+# warnings as errors), trains 5000 MNIST images ($CASSNN_DATA/mnist) for one
+# epoch and checks that the net was saved and tests well above chance (10
+# classes).
 set -eu
 build=$1 source=$2 cc=$3
 prefix=$(mktemp -d)
@@ -12,8 +13,15 @@ trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 pc=$(find "$prefix" -name cassnn.pc)
 [ -n "$pc" ] || { echo "no cassnn.pc installed under $prefix" >&2; exit 1; }
-# Every installed header stands alone on the installed include path: none
-# reaches for an internal one (src/) or needs another included first.
+# cassnn.h includes every installed header (one that is not public API
+# belongs in src/, beside its module) ...
+for h in "$prefix"/include/cassnn/*.h; do
+    name=${h#"$prefix/include/"}
+    grep -q "^#include \"$name\"" "$prefix/include/cassnn.h" ||
+        { echo "include/cassnn.h does not include $name (public: add it; internal: move it to src/)" >&2; exit 1; }
+done
+# ... and each stands alone on the installed include path: none reaches for
+# an internal one (src/) or needs another included first.
 for h in "$prefix"/include/cassnn.h "$prefix"/include/cassnn/*.h; do
     name=${h#"$prefix/include/"}
     echo "#include <$name>" | "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only \
