@@ -571,15 +571,17 @@ static int tls_handshake(cql_conn *c, const char *host, const cql_conn_opts *o, 
     SSL_set_fd(c->ssl, c->fd);
     const char *name = o->sni ? o->sni : host;
     unsigned char ip[16];
-    int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
-    if (!is_ip) SSL_set_tlsext_host_name(c->ssl, name); /* SNI carries names only (RFC 6066) */
+    if (inet_pton(AF_INET, name, ip) != 1 && inet_pton(AF_INET6, name, ip) != 1)
+        SSL_set_tlsext_host_name(c->ssl, name); /* SNI carries names only (RFC 6066) */
     if (o->verify_host) {
-        /* the certificate must name the node: an IP SAN for an address, a
-         * DNS name otherwise */
+        /* the certificate must name the node (or the proxy): an IP SAN for
+         * an address, a DNS name otherwise */
+        const char *v = o->verify_name ? o->verify_name : name;
+        int is_ip = inet_pton(AF_INET, v, ip) == 1 || inet_pton(AF_INET6, v, ip) == 1;
         X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (!(is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) : X509_VERIFY_PARAM_set1_host(param, name, 0)))
-            return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: bad TLS host name %s", c->peer, name);
+        if (!(is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, v) : X509_VERIFY_PARAM_set1_host(param, v, 0)))
+            return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: bad TLS host name %s", c->peer, v);
     }
     for (;;) {
         sigpipe_guard g;
@@ -699,7 +701,8 @@ int cql_conn_open(cql_conn **out, const char *host, int port, const cql_conn_opt
     cql_conn *c = calloc(1, sizeof *c);
     if (!c) return cassnn_err_set(err, "cql: out of memory");
     c->fd = -1;
-    snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+    if (o->verify_name && o->sni) snprintf(c->peer, sizeof c->peer, "%s:%d (SNI %s)", host, port, o->sni);
+    else snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->write_lock, NULL);
     pthread_mutex_init(&c->io_lock, NULL);
