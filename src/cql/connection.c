@@ -79,17 +79,21 @@ int cql_conn_holders(const cql_conn *c) { return atomic_load(&((cql_conn *)c)->h
 /* Why a TLS call failed: OpenSSL's queued reason, else what the socket said
  * (saved_errno). A node that refuses the client's certificate, or wants one
  * and got none, ends a TLS 1.3 session right after the handshake, which the
- * client first sees as a failed write: say so when no certificate was sent. */
+ * client first sees as an alert or a failed write while the CQL handshake
+ * runs: say which of the two it likely was. */
 static void ssl_error_text(const cql_conn *c, int saved_errno, char *buf, size_t cap) {
     unsigned long e = ERR_get_error();
-    if (e) {
-        ERR_error_string_n(e, buf, cap);
-        return;
-    }
-    snprintf(buf, cap, "%s%s", saved_errno ? strerror(saved_errno) : "the node ended the TLS session",
-             c->ssl && !SSL_get_certificate(c->ssl)
-                 ? " (no client certificate was sent: does the node require one? --cert/--key)"
-                 : "");
+    const int refused_early = c->ssl && !c->reader_started &&
+                              (!e || (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET));
+    const char *hint = !refused_early                ? ""
+                       : !SSL_get_certificate(c->ssl) ? " (no client certificate was sent: does the node require one? "
+                                                        "--cert/--key)"
+                                                      : " (the node refused the session: does it trust this client "
+                                                        "certificate?)";
+    char why[256];
+    if (e) ERR_error_string_n(e, why, sizeof why);
+    else snprintf(why, sizeof why, "%s", saved_errno ? strerror(saved_errno) : "the node ended the TLS session");
+    snprintf(buf, cap, "%.200s%s", why, hint);
 }
 
 /* Waits until fd is readable/writable or the deadline passes. */
@@ -602,6 +606,10 @@ static int tls_handshake(cql_conn *c, const char *host, const cql_conn_opts *o, 
         if (v != X509_V_OK)
             return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS certificate rejected: %s", c->peer,
                                    X509_verify_cert_error_string(v));
+        if (o->verify_name && o->sni) /* an SNI proxy forwards by the name, or ends the session */
+            return cassnn_err_code(err, CQL_ERR_CONNECTION,
+                                   "%s: TLS handshake failed: %s (the SNI proxy ended it: is %s a host id of this "
+                                   "database?)", c->peer, msg, o->sni);
         return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS handshake failed: %s", c->peer, msg);
     }
 }

@@ -514,6 +514,9 @@ static int connect_cluster(cql_session *s, cassnn_err *err) {
         if (session_fill_host(s, i, &last) == 0) first = i;
     if (first < 0) {
         *err = last;
+        if (s->topo.proxy_host[0])
+            return cassnn_err_wrap(err, "cql: cannot connect through the SNI proxy %s:%d to any of the %d nodes the "
+                                        "metadata service named", s->topo.proxy_host, s->topo.proxy_port, s->topo.n_hosts);
         return cassnn_err_wrap(err, "cql: cannot connect to any contact point (%s)", s->cfg.contact_points);
     }
     cql_conn *c = pool_acquire(&s->topo.hosts[first]->pool);

@@ -16,15 +16,18 @@
 #include "data/test_dir.h"
 #include "test_net.h"
 
-/* Runs the node script on this test's cluster; returns its exit status. */
-static inline int test_cluster_run(int ip_base, const char *action) {
-    char cmd[1024];
+/* Runs the node script on this test's cluster with extra environment
+ * settings (e.g. "CASSNN_AUTH=password ..."); returns its exit status. */
+static inline int test_cluster_run_with(int ip_base, const char *env, const char *action) {
+    char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "CASSNN_VAR='%s' CASSNN_SUBNET=%s CASSNN_IP_BASE=%d CASSNN_HEAP=1G "
+             "CASSNN_VAR='%s' CASSNN_SUBNET=%s CASSNN_IP_BASE=%d CASSNN_HEAP=1G %s "
              "'%s/tools/cassandra/cassandra-node' %s",
-             dir, test_subnet(), ip_base, getenv("CASSNN_SOURCE_DIR"), action);
+             dir, test_subnet(), ip_base, env, getenv("CASSNN_SOURCE_DIR"), action);
     return system(cmd);
 }
+
+static inline int test_cluster_run(int ip_base, const char *action) { return test_cluster_run_with(ip_base, "", action); }
 
 /* A node answering CQL does not mean the first one lists it yet (gossip
  * settles a moment later): waits (up to 120 s) until a session opened on

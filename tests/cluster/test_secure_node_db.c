@@ -19,8 +19,7 @@
 
 #include "cassnn_run.h"
 #include "cassnn/cql.h"
-#include "data/test_dir.h"
-#include "test_net.h"
+#include "cluster/test_cluster.h"
 
 /* $CASSNN_SUBNET.51 (test_net.h) */
 static char NODE[32];
@@ -57,13 +56,11 @@ static int make_certificates(void) {
 }
 
 static int cluster(const char *action) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "CASSNN_VAR='%s/var' CASSNN_SUBNET=%s CASSNN_IP_BASE=51 CASSNN_HEAP=1G CASSNN_AUTH=password "
-             "CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' CASSNN_TLS_PASSWORD=" PW " "
-             "'%s/tools/cassandra/cassandra-node' %s",
-             dir, test_subnet(), dir, dir, getenv("CASSNN_SOURCE_DIR"), action);
-    return system(cmd);
+    char env[1024];
+    snprintf(env, sizeof env,
+             "CASSNN_AUTH=password CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' "
+             "CASSNN_TLS_PASSWORD=" PW, dir, dir);
+    return test_cluster_run_with(51, env, action);
 }
 
 static void secure_config(cql_config *cfg) {

@@ -1,0 +1,342 @@
+/* test_astra_db.c - connecting the way DataStax Astra is reached (a secure
+ * connect bundle, its metadata service, an SNI proxy), with every part that
+ * can exist here real:
+ *   - the node: a real Cassandra 5.0 node of this test ($CASSNN_SUBNET.71,
+ *     1 GiB heap) that requires TLS, a client certificate from the test CA
+ *     and a password (PasswordAuthenticator), like Astra's nodes;
+ *   - the bundle: a zip written by the test (config.json, ca.crt, cert,
+ *     key; certificates made with openssl);
+ *   - the metadata service and the SNI proxy: test-only stand-ins
+ *     (tests/cql/astra_standins.h) on $CASSNN_SUBNET.72: HTTPS that requires
+ *     the client certificate, and a relay that reads the SNI of every TLS
+ *     stream, refuses loudly a name that is not a host id of the cluster,
+ *     and forwards the untouched stream to the node.
+ * The node's certificate names the proxy's address (as Astra's names its
+ * proxy), not the node: the client must check it against the proxy. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cassnn/cql.h"
+#include "cluster/test_cluster.h"
+#include "cql/astra_standins.h"
+
+#define BASE 71
+#define NAME "cassnn-test-node"
+#define PW "cassnn-test-pw"
+#define TOKEN "AstraCS:cassnnTestOnly:0123456789abcdef0123456789abcdef"
+#define CLIENT_ID "cassnnTestClientId"
+#define SECRET "cassnn-test-secret"
+
+static char NODE[32], PROXY[32], OTHER_PROXY[32], HOST_ID[37], DC[64];
+static astra_metadata_service *service;
+static sni_relay *relay, *other_relay;
+
+static const char *in_dir(const char *name) {
+    static char ring[8][256];
+    static int next;
+    char *p = ring[next++ % 8];
+    snprintf(p, 256, "%s/%s", dir, name);
+    return p;
+}
+
+static int sh(const char *script) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && { %s; } >>certs.log 2>&1", dir, script);
+    return system(cmd);
+}
+
+/* The test CA signs the node's certificate (naming the proxy's address, and
+ * NAME for the direct connection that prepares the node) and the client's;
+ * another CA signs a client certificate the node must refuse. The metadata
+ * stand-in accepts both CAs' clients, so that the refusal is the node's. */
+static int make_certificates(void) {
+    char script[3072];
+    snprintf(script, sizeof script,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cassnn-test-ca && "
+             "openssl req -newkey rsa:2048 -nodes -keyout node.key -out node.csr -subj /CN=" NAME " && "
+             "printf 'subjectAltName=IP:%s,DNS:" NAME "\\n' > node.ext && "
+             "openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 2 "
+             "-extfile node.ext && "
+             "openssl pkcs12 -export -in node.pem -inkey node.key -certfile ca.pem -name node -out node.p12 "
+             "-passout pass:" PW " && "
+             "keytool -importcert -noprompt -alias ca -file ca.pem -keystore trust.p12 -storetype PKCS12 "
+             "-storepass " PW " && "
+             "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=cassnn-client && "
+             "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca && "
+             "openssl req -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.csr -subj /CN=rogue-client && "
+             "openssl x509 -req -in rogue.csr -CA other.pem -CAkey other.key -CAcreateserial -out rogue.pem -days 2 && "
+             "cat ca.pem other.pem > metadata-trust.pem",
+             PROXY);
+    return sh(script);
+}
+
+static int cluster(const char *action) {
+    char env[1024];
+    snprintf(env, sizeof env,
+             "CASSNN_AUTH=password CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' "
+             "CASSNN_TLS_PASSWORD=" PW, dir, dir);
+    return test_cluster_run_with(BASE, env, action);
+}
+
+/* A session straight to the node (not through the proxy). */
+static int open_direct(cql_session **s, cassnn_err *err) {
+    cql_config cfg;
+    cql_config_init(&cfg);
+    cfg.contact_points = NODE;
+    cfg.request_timeout_ms = 60000;
+    cfg.tls = 1;
+    cfg.tls_ca_file = in_dir("ca.pem");
+    cfg.tls_cert_file = in_dir("client.pem");
+    cfg.tls_key_file = in_dir("client.key");
+    cfg.tls_sni = NAME;
+    cfg.username = cfg.password = "cassandra";
+    return cql_session_open(s, &cfg, err);
+}
+
+/* The metadata service answers with the proxy `proxy`, the local data
+ * center dc and the one host id `id`. */
+static void metadata_says(const char *proxy, int port, const char *dc, const char *id) {
+    char body[1024];
+    const char *ids[] = {id};
+    astra_metadata_json(body, sizeof body, proxy, port, dc, ids, 1);
+    astra_metadata_answer(service, 200, body);
+}
+
+/* A bundle at `name` with the client certificate cert/key. */
+static const char *bundle(const char *name, const char *cert, const char *key) {
+    char config[256];
+    snprintf(config, sizeof config,
+             "{\"host\":\"%s\",\"port\":%d,\"keyspace\":\"mnist_digits\",\"localDC\":\"%s\","
+             "\"pfxCertPassword\":\"unused-here\"}",
+             PROXY, astra_metadata_port(service), DC);
+    const char *zip = in_dir(name);
+    assert_int_equal(astra_write_bundle(zip, config, in_dir("ca.pem"), in_dir(cert), in_dir(key)), 0);
+    return zip;
+}
+
+static void astra_config(cql_config *cfg, const char *zip, const char *user, const char *password) {
+    cql_config_init(cfg);
+    cfg->contact_points = "192.0.2.1"; /* ignored with a bundle (TEST-NET: would never answer) */
+    cfg->cloud_bundle = zip;
+    cfg->username = user;
+    cfg->password = password;
+    cfg->request_timeout_ms = 60000;
+}
+
+static int setup(void **state) {
+    test_node_addr(NODE, BASE);
+    test_node_addr(PROXY, BASE + 1);
+    test_node_addr(OTHER_PROXY, BASE + 2);
+    if (test_dir_make(state)) return -1;
+    if (make_certificates()) {
+        fprintf(stderr, "cannot make the test certificates: see %s/certs.log\n", dir);
+        return -1;
+    }
+    if (cluster("start")) {
+        cluster("stop");
+        return -1;
+    }
+    /* The node creates its superuser a few seconds after it answers: wait
+     * for a login, then learn its host id and add Astra-style roles. */
+    cql_session *s = NULL;
+    cassnn_err err = {0};
+    for (int i = 0; i < 120 && open_direct(&s, &err); i++) sleep(1);
+    if (!s) {
+        fprintf(stderr, "no login within 120 s: %s\n", err.msg);
+        return -1;
+    }
+    cql_host_stats st;
+    cql_session_host_stats(s, 0, &st);
+    cql_uuid_format(st.host_id, HOST_ID);
+    snprintf(DC, sizeof DC, "%s", st.dc);
+    int rc = cql_query(s, "CREATE ROLE IF NOT EXISTS 'token' WITH PASSWORD = '" TOKEN "' AND LOGIN = true", NULL, 0,
+                       NULL, &err) ||
+             cql_query(s, "CREATE ROLE IF NOT EXISTS '" CLIENT_ID "' WITH PASSWORD = '" SECRET "' AND LOGIN = true",
+                       NULL, 0, NULL, &err);
+    cql_session_close(s);
+    if (rc) {
+        fprintf(stderr, "roles: %s\n", err.msg);
+        return -1;
+    }
+    service = astra_metadata_start(PROXY, in_dir("node.pem"), in_dir("node.key"), in_dir("metadata-trust.pem"));
+    relay = sni_relay_start(PROXY);
+    other_relay = sni_relay_start(OTHER_PROXY);
+    if (!service || !relay || !other_relay) return -1;
+    sni_relay_route(relay, HOST_ID, NODE, 9042);
+    sni_relay_route(other_relay, HOST_ID, NODE, 9042);
+    metadata_says(PROXY, sni_relay_port(relay), DC, HOST_ID);
+    printf("node %s (host id %s, %s); proxy %s:%d; metadata https://%s:%d/metadata\n", NODE, HOST_ID, DC, PROXY,
+           sni_relay_port(relay), PROXY, astra_metadata_port(service));
+    return 0;
+}
+
+static int teardown(void **state) {
+    astra_metadata_stop(service);
+    sni_relay_stop(relay);
+    sni_relay_stop(other_relay);
+    cluster("stop");
+    return test_dir_remove(state);
+}
+
+static void must(int rc, const cassnn_err *err, const char *what) {
+    if (rc) fail_msg("%s: %s", what, err->msg);
+}
+
+/* Opening with cfg fails with an error containing want (or or_want). */
+static void open_fails(const cql_config *cfg, const char *want, const char *or_want) {
+    cql_session *s;
+    cassnn_err err = {0};
+    if (cql_session_open(&s, cfg, &err) == 0) {
+        cql_session_close(s);
+        fail_msg("opened, expected an error with '%s'", want);
+    }
+    if (!strstr(err.msg, want) && !(or_want && strstr(err.msg, or_want)))
+        fail_msg("error lacks '%s': %s", want, err.msg);
+    printf("refused as expected: %s\n", err.msg);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void the_bundle_reaches_the_node_through_the_proxy_by_its_host_id(void **state) {
+    (void)state;
+    const int metadata_before = astra_metadata_requests(service), forwarded_before = sni_relay_forwarded(relay, HOST_ID);
+    cql_config cfg;
+    astra_config(&cfg, bundle("astra.zip", "client.pem", "client.key"), "token", TOKEN);
+    cql_session *s;
+    cassnn_err err = {0};
+    must(cql_session_open(&s, &cfg, &err), &err, "open through the bundle");
+    assert_int_equal(astra_metadata_requests(service), metadata_before + 1);
+    int up = 0;
+    assert_int_equal(cql_session_hosts(s, &up), 1);
+    assert_int_equal(up, 1);
+    cql_host_stats st;
+    assert_int_equal(cql_session_host_stats(s, 0, &st), 0);
+    char id[37];
+    cql_uuid_format(st.host_id, id);
+    assert_string_equal(id, HOST_ID);
+    assert_string_equal(st.address, NODE); /* the cluster's name for it, as its events use */
+
+    /* token-aware writes and reads through the proxy */
+    must(cql_query(s, "CREATE KEYSPACE IF NOT EXISTS astra_test WITH replication = "
+                      "{'class': 'SimpleStrategy', 'replication_factor': 1}", NULL, 0, NULL, &err), &err, "keyspace");
+    must(cql_query(s, "CREATE TABLE IF NOT EXISTS astra_test.t (id int PRIMARY KEY, v text)", NULL, 0, NULL, &err),
+         &err, "table");
+    const cql_prepared *ins;
+    must(cql_prepare(s, "INSERT INTO astra_test.t (id, v) VALUES (?, ?)", &ins, &err), &err, "prepare");
+    for (int i = 0; i < 50; i++) {
+        cql_value v[2] = {cql_int(i), cql_text("through the SNI proxy")};
+        cql_statement stmt = cql_stmt_prepared(ins, v, 2);
+        must(cql_execute(s, &stmt, NULL, &err), &err, "insert");
+    }
+    cql_result *r;
+    must(cql_query(s, "SELECT count(*) FROM astra_test.t", NULL, 0, &r, &err), &err, "count");
+    int64_t n = 0;
+    must(cql_get_bigint(r, 0, 0, &n, &err), &err, "count value");
+    assert_int_equal(n, 50);
+    cql_result_free(r);
+    assert_int_equal(cql_session_host_stats(s, 0, &st), 0);
+    assert_true(st.requests >= 52);
+    cql_session_close(s);
+
+    /* every connection (the pool's two, the events connection) went through
+     * the relay with SNI = the node's host id, and no other name was sent */
+    const int forwarded = sni_relay_forwarded(relay, HOST_ID) - forwarded_before;
+    printf("the relay forwarded %d streams with SNI %s\n", forwarded, HOST_ID);
+    assert_true(forwarded >= 3);
+    assert_int_equal(sni_relay_refused(relay, NULL, 0), 0);
+}
+
+static void astra_credentials_client_id_and_token(void **state) {
+    (void)state;
+    const char *zip = bundle("astra.zip", "client.pem", "client.key");
+    cql_config cfg;
+    astra_config(&cfg, zip, CLIENT_ID, SECRET);
+    cql_session *s;
+    cassnn_err err = {0};
+    must(cql_session_open(&s, &cfg, &err), &err, "client id and secret");
+    cql_session_close(s);
+    astra_config(&cfg, zip, "token", "AstraCS:not-the-token");
+    open_fails(&cfg, "BadCredentials (0x0100)", NULL);
+    astra_config(&cfg, zip, CLIENT_ID, "wrong-secret");
+    open_fails(&cfg, "BadCredentials (0x0100)", NULL);
+    astra_config(&cfg, zip, NULL, NULL);
+    open_fails(&cfg, "requires authentication", NULL);
+}
+
+/* The metadata's local DC is the one routing uses (unless the caller picks
+ * one): a DC the cluster does not have is refused with the cluster's. */
+static void the_metadata_local_dc_is_used(void **state) {
+    (void)state;
+    metadata_says(PROXY, sni_relay_port(relay), "dc-elsewhere", HOST_ID);
+    cql_config cfg;
+    astra_config(&cfg, bundle("astra.zip", "client.pem", "client.key"), "token", TOKEN);
+    char want[160];
+    snprintf(want, sizeof want, "local data center 'dc-elsewhere' has no node (the cluster's: %s)", DC);
+    open_fails(&cfg, want, NULL);
+    cfg.local_dc = DC;
+    cql_session *s;
+    cassnn_err err = {0};
+    must(cql_session_open(&s, &cfg, &err), &err, "the caller's local DC wins");
+    cql_session_close(s);
+    metadata_says(PROXY, sni_relay_port(relay), DC, HOST_ID);
+}
+
+static void a_certificate_the_node_refuses_is_a_clear_error(void **state) {
+    (void)state;
+    const int refused = astra_metadata_refused(service), asked = astra_metadata_requests(service);
+    cql_config cfg;
+    astra_config(&cfg, bundle("rogue.zip", "rogue.pem", "rogue.key"), "token", TOKEN);
+    cfg.connect_timeout_ms = 5000;
+    open_fails(&cfg, "(the node refused the session: does it trust this client certificate?)", NULL);
+    /* the metadata service took it (the stand-in trusts both CAs): the node refused it */
+    assert_int_equal(astra_metadata_refused(service), refused);
+    assert_int_equal(astra_metadata_requests(service), asked + 1);
+}
+
+static void a_host_id_the_proxy_does_not_know_is_refused_loudly(void **state) {
+    (void)state;
+    static const char unknown[] = "00000000-0000-4000-8000-00000000dead";
+    metadata_says(PROXY, sni_relay_port(relay), DC, unknown);
+    cql_config cfg;
+    astra_config(&cfg, bundle("astra.zip", "client.pem", "client.key"), "token", TOKEN);
+    cfg.connect_timeout_ms = 3000;
+    const int before = sni_relay_refused(relay, NULL, 0);
+    open_fails(&cfg, "(the SNI proxy ended it: is 00000000-0000-4000-8000-00000000dead a host id of this database?)",
+               NULL);
+    char last[128];
+    assert_true(sni_relay_refused(relay, last, sizeof last) > before);
+    assert_string_equal(last, unknown);
+    metadata_says(PROXY, sni_relay_port(relay), DC, HOST_ID);
+}
+
+/* A proxy whose certificate does not name it (here: the node's certificate
+ * names the first proxy's address only) is refused by the client. */
+static void a_proxy_the_certificate_does_not_name_is_refused(void **state) {
+    (void)state;
+    metadata_says(OTHER_PROXY, sni_relay_port(other_relay), DC, HOST_ID);
+    cql_config cfg;
+    astra_config(&cfg, bundle("astra.zip", "client.pem", "client.key"), "token", TOKEN);
+    open_fails(&cfg, "TLS certificate rejected: IP address mismatch", NULL);
+    assert_true(sni_relay_forwarded(other_relay, HOST_ID) >= 1); /* it did get that far */
+    metadata_says(PROXY, sni_relay_port(relay), DC, HOST_ID);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_bundle_reaches_the_node_through_the_proxy_by_its_host_id),
+        cmocka_unit_test(astra_credentials_client_id_and_token),
+        cmocka_unit_test(the_metadata_local_dc_is_used),
+        cmocka_unit_test(a_certificate_the_node_refuses_is_a_clear_error),
+        cmocka_unit_test(a_host_id_the_proxy_does_not_know_is_refused_loudly),
+        cmocka_unit_test(a_proxy_the_certificate_does_not_name_is_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
