@@ -258,12 +258,18 @@ int topology_discover(cql_topology *t, cql_conn *c, int *first, const cql_config
     cql_result_free(r);
     if (rc) return cassnn_err_wrap(err, "system.local");
     if (cfg->discover_peers) {
+        /* Nodes older than Cassandra 4.0 (and DSE) have no peers_v2: the
+         * drivers read system.peers then, whose rpc_address is the client
+         * address (at the configured port). */
         if (cql_conn_query(c, "SELECT native_address, native_port, host_id, data_center, rack, tokens "
-                              "FROM system.peers_v2", NULL, 0, cfg->request_timeout_ms, &r, err))
-            return cassnn_err_wrap(err, "reading system.peers_v2");
+                              "FROM system.peers_v2", NULL, 0, cfg->request_timeout_ms, &r, err) &&
+            (err->code != CQL_ERR_INVALID ||
+             cql_conn_query(c, "SELECT rpc_address AS native_address, host_id, data_center, rack, tokens "
+                               "FROM system.peers", NULL, 0, cfg->request_timeout_ms, &r, err)))
+            return cassnn_err_wrap(err, "reading the node's peers");
         for (int32_t row = 0; row < cql_result_row_count(r) && !rc; row++) rc = add_peer(t, r, row, cfg, conns, err);
         cql_result_free(r);
-        if (rc) return cassnn_err_wrap(err, "system.peers_v2");
+        if (rc) return cassnn_err_wrap(err, "the node's peers");
         drop_unlisted(t, first);
     }
     return build_ring(t, err) || choose_local_dc(t, *first, cfg, err) ? -1 : 0;

@@ -1,5 +1,6 @@
 /* topology.h - the cluster's nodes and its token ring, as the first contact
- * point that answers describes them (system.local, system.peers_v2).
+ * point that answers describes them (system.local, system.peers_v2 or, on
+ * nodes without it, system.peers).
  *
  * The table is built while the session opens and fixed afterwards (a node
  * that joins later is not used until the next session), so reading it needs
