@@ -126,6 +126,7 @@ static void serve_metadata(astra_metadata_service *m, SSL *ssl, int fd) {
         req[len] = '\0';
         if (strstr(req, "\r\n\r\n")) break;
     }
+    atomic_fetch_add(&m->requests, 1); /* before answering: the client may be done as soon as it reads */
     pthread_mutex_lock(&m->lock);
     int status = m->status;
     char body[sizeof m->body];
@@ -143,7 +144,6 @@ static void serve_metadata(astra_metadata_service *m, SSL *ssl, int fd) {
                      status, reason_phrase(status), strlen(body));
     SSL_write(ssl, head, n);
     SSL_write(ssl, body, (int)strlen(body));
-    atomic_fetch_add(&m->requests, 1);
     SSL_shutdown(ssl);
 }
 

@@ -38,8 +38,8 @@ int astra_metadata_port(const astra_metadata_service *m);
 /* What every later request gets; status 0 = accept the connection and
  * never answer (a service that hangs). */
 void astra_metadata_answer(astra_metadata_service *m, int status, const char *body);
-/* Requests answered, and TLS handshakes refused (e.g. no or a foreign
- * client certificate), so far. */
+/* Requests received (counted before they are answered), and TLS
+ * handshakes refused (e.g. no or a foreign client certificate), so far. */
 int astra_metadata_requests(astra_metadata_service *m);
 int astra_metadata_refused(astra_metadata_service *m);
 void astra_metadata_stop(astra_metadata_service *m);
