@@ -3,7 +3,9 @@
  * can exist here real:
  *   - the node: a real Cassandra 5.0 node of this test ($CASSNN_SUBNET.71,
  *     1 GiB heap) that requires TLS, a client certificate from the test CA
- *     and a password (PasswordAuthenticator), like Astra's nodes;
+ *     and a password, and lets a role do only what it was granted
+ *     (CassandraAuthorizer: the token may use its keyspaces but create
+ *     none), like Astra's nodes;
  *   - the bundle: a zip written by the test (config.json, ca.crt, cert,
  *     key; certificates made with openssl);
  *   - the metadata service and the SNI proxy: test-only stand-ins
@@ -81,7 +83,7 @@ static int make_certificates(void) {
 static int cluster(const char *action) {
     char env[1024];
     snprintf(env, sizeof env,
-             "CASSNN_AUTH=password CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' "
+             "CASSNN_AUTH=roles CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' "
              "CASSNN_TLS_PASSWORD=" PW, dir, dir);
     return test_cluster_run_with(BASE, env, action);
 }
@@ -157,13 +159,22 @@ static int setup(void **state) {
     cql_session_host_stats(s, 0, &st);
     cql_uuid_format(st.host_id, HOST_ID);
     snprintf(DC, sizeof DC, "%s", st.dc);
-    int rc = cql_query(s, "CREATE ROLE IF NOT EXISTS 'token' WITH PASSWORD = '" TOKEN "' AND LOGIN = true", NULL, 0,
-                       NULL, &err) ||
-             cql_query(s, "CREATE ROLE IF NOT EXISTS '" CLIENT_ID "' WITH PASSWORD = '" SECRET "' AND LOGIN = true",
-                       NULL, 0, NULL, &err);
+    /* As on Astra: the keyspaces come from the console (here: the
+     * superuser), and a token may use them but create none. */
+    static const char *const admin[] = {
+        "CREATE KEYSPACE IF NOT EXISTS astra_test WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        "CREATE KEYSPACE IF NOT EXISTS mnist_digits WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        "CREATE ROLE IF NOT EXISTS 'token' WITH PASSWORD = '" TOKEN "' AND LOGIN = true",
+        "CREATE ROLE IF NOT EXISTS '" CLIENT_ID "' WITH PASSWORD = '" SECRET "' AND LOGIN = true",
+        "GRANT ALL PERMISSIONS ON KEYSPACE astra_test TO 'token'",
+        "GRANT ALL PERMISSIONS ON KEYSPACE mnist_digits TO 'token'",
+        "GRANT ALL PERMISSIONS ON KEYSPACE astra_test TO '" CLIENT_ID "'",
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof admin / sizeof admin[0] && !rc; i++) rc = cql_query(s, admin[i], NULL, 0, NULL, &err);
     cql_session_close(s);
     if (rc) {
-        fprintf(stderr, "roles: %s\n", err.msg);
+        fprintf(stderr, "keyspaces and roles: %s\n", err.msg);
         return -1;
     }
     service = astra_metadata_start(PROXY, in_dir("node.pem"), in_dir("node.key"), in_dir("metadata-trust.pem"));
@@ -224,9 +235,11 @@ static void the_bundle_reaches_the_node_through_the_proxy_by_its_host_id(void **
     assert_string_equal(id, HOST_ID);
     assert_string_equal(st.address, NODE); /* the cluster's name for it, as its events use */
 
+    /* the token may not create a keyspace, like an Astra token */
+    assert_int_equal(cql_query(s, "CREATE KEYSPACE IF NOT EXISTS astra_test WITH replication = "
+                                  "{'class': 'SimpleStrategy', 'replication_factor': 1}", NULL, 0, NULL, &err), -1);
+    assert_int_equal(err.code, CQL_ERR_UNAUTHORIZED);
     /* token-aware writes and reads through the proxy */
-    must(cql_query(s, "CREATE KEYSPACE IF NOT EXISTS astra_test WITH replication = "
-                      "{'class': 'SimpleStrategy', 'replication_factor': 1}", NULL, 0, NULL, &err), &err, "keyspace");
     must(cql_query(s, "CREATE TABLE IF NOT EXISTS astra_test.t (id int PRIMARY KEY, v text)", NULL, 0, NULL, &err),
          &err, "table");
     const cql_prepared *ins;
