@@ -80,11 +80,18 @@ int cql_conn_holders(const cql_conn *c) { return atomic_load(&((cql_conn *)c)->h
  * (saved_errno). A node that refuses the client's certificate, or wants one
  * and got none, ends a TLS 1.3 session right after the handshake, which the
  * client first sees as an alert or a failed write while the CQL handshake
- * runs: say which of the two it likely was. */
+ * runs (or as the end of the stream, when it closed without an alert): say
+ * which of the two it likely was. */
+static int ended_by_peer(unsigned long e) {
+    if (!e) return 1;
+    const int reason = ERR_GET_REASON(e);
+    return ERR_GET_LIB(e) == ERR_LIB_SSL &&
+           (reason >= SSL_AD_REASON_OFFSET /* an alert */ || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+}
+
 static void ssl_error_text(const cql_conn *c, int saved_errno, char *buf, size_t cap) {
     unsigned long e = ERR_get_error();
-    const int refused_early = c->ssl && !c->reader_started &&
-                              (!e || (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET));
+    const int refused_early = c->ssl && !c->reader_started && ended_by_peer(e);
     const char *hint = !refused_early                ? ""
                        : !SSL_get_certificate(c->ssl) ? " (no client certificate was sent: does the node require one? "
                                                         "--cert/--key)"
@@ -725,11 +732,13 @@ int cql_conn_open(cql_conn **out, const char *host, int port, const cql_conn_opt
         cql_conn_close(c);
         return -1;
     }
+    /* set before the thread starts, which reads it (ssl_error_text) */
+    c->reader_started = 1;
     if (pthread_create(&c->reader, NULL, reader_main, c)) {
+        c->reader_started = 0;
         cql_conn_close(c);
         return cassnn_err_set(err, "%s: cannot start reader thread", host);
     }
-    c->reader_started = 1;
     *out = c;
     return 0;
 }

@@ -14,7 +14,11 @@
  *     stream, refuses loudly a name that is not a host id of the cluster,
  *     and forwards the untouched stream to the node.
  * The node's certificate names the proxy's address (as Astra's names its
- * proxy), not the node: the client must check it against the proxy. */
+ * proxy), not the node: the client must check it against the proxy.
+ * The library is checked through cql_session_open; the program, as the
+ * tutorial's Astra setup done with cassnn (ingest, train, models best,
+ * predict through the bundle with a token) and every bad bundle, as `cassnn`
+ * processes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,8 +30,10 @@
 #include <unistd.h>
 
 #include "cassnn/cql.h"
+#include "cassnn_run.h"
 #include "cluster/test_cluster.h"
 #include "cql/astra_standins.h"
+#include "test_squares_csv.h"
 
 #define BASE 71
 #define NAME "cassnn-test-node"
@@ -39,14 +45,6 @@
 static char NODE[32], PROXY[32], OTHER_PROXY[32], HOST_ID[37], DC[64];
 static astra_metadata_service *service;
 static sni_relay *relay, *other_relay;
-
-static const char *in_dir(const char *name) {
-    static char ring[8][256];
-    static int next;
-    char *p = ring[next++ % 8];
-    snprintf(p, 256, "%s/%s", dir, name);
-    return p;
-}
 
 static int sh(const char *script) {
     char cmd[4096];
@@ -201,19 +199,6 @@ static void must(int rc, const cassnn_err *err, const char *what) {
     if (rc) fail_msg("%s: %s", what, err->msg);
 }
 
-/* Opening with cfg fails with an error containing want (or or_want). */
-static void open_fails(const cql_config *cfg, const char *want, const char *or_want) {
-    cql_session *s;
-    cassnn_err err = {0};
-    if (cql_session_open(&s, cfg, &err) == 0) {
-        cql_session_close(s);
-        fail_msg("opened, expected an error with '%s'", want);
-    }
-    if (!strstr(err.msg, want) && !(or_want && strstr(err.msg, or_want)))
-        fail_msg("error lacks '%s': %s", want, err.msg);
-    printf("refused as expected: %s\n", err.msg);
-}
-
 /* ------------------------------------------------------------------ tests */
 
 static void the_bundle_reaches_the_node_through_the_proxy_by_its_host_id(void **state) {
@@ -277,11 +262,11 @@ static void astra_credentials_client_id_and_token(void **state) {
     must(cql_session_open(&s, &cfg, &err), &err, "client id and secret");
     cql_session_close(s);
     astra_config(&cfg, zip, "token", "AstraCS:not-the-token");
-    open_fails(&cfg, "BadCredentials (0x0100)", NULL);
+    test_session_open_fails(&cfg, "BadCredentials (0x0100)", NULL);
     astra_config(&cfg, zip, CLIENT_ID, "wrong-secret");
-    open_fails(&cfg, "BadCredentials (0x0100)", NULL);
+    test_session_open_fails(&cfg, "BadCredentials (0x0100)", NULL);
     astra_config(&cfg, zip, NULL, NULL);
-    open_fails(&cfg, "requires authentication", NULL);
+    test_session_open_fails(&cfg, "requires authentication", NULL);
 }
 
 /* The metadata's local DC is the one routing uses (unless the caller picks
@@ -293,7 +278,7 @@ static void the_metadata_local_dc_is_used(void **state) {
     astra_config(&cfg, bundle("astra.zip", "client.pem", "client.key"), "token", TOKEN);
     char want[160];
     snprintf(want, sizeof want, "local data center 'dc-elsewhere' has no node (the cluster's: %s)", DC);
-    open_fails(&cfg, want, NULL);
+    test_session_open_fails(&cfg, want, NULL);
     cfg.local_dc = DC;
     cql_session *s;
     cassnn_err err = {0};
@@ -308,7 +293,7 @@ static void a_certificate_the_node_refuses_is_a_clear_error(void **state) {
     cql_config cfg;
     astra_config(&cfg, bundle("rogue.zip", "rogue.pem", "rogue.key"), "token", TOKEN);
     cfg.connect_timeout_ms = 5000;
-    open_fails(&cfg, "(the node refused the session: does it trust this client certificate?)", NULL);
+    test_session_open_fails(&cfg, "(the node refused the session: does it trust this client certificate?)", NULL);
     /* the metadata service took it (the stand-in trusts both CAs): the node refused it */
     assert_int_equal(astra_metadata_refused(service), refused);
     assert_int_equal(astra_metadata_requests(service), asked + 1);
@@ -322,7 +307,7 @@ static void a_host_id_the_proxy_does_not_know_is_refused_loudly(void **state) {
     astra_config(&cfg, bundle("astra.zip", "client.pem", "client.key"), "token", TOKEN);
     cfg.connect_timeout_ms = 3000;
     const int before = sni_relay_refused(relay, NULL, 0);
-    open_fails(&cfg, "(the SNI proxy ended it: is 00000000-0000-4000-8000-00000000dead a host id of this database?)",
+    test_session_open_fails(&cfg, "(the SNI proxy ended it: is 00000000-0000-4000-8000-00000000dead a host id of this database?)",
                NULL);
     char last[128];
     assert_true(sni_relay_refused(relay, last, sizeof last) > before);
@@ -337,9 +322,120 @@ static void a_proxy_the_certificate_does_not_name_is_refused(void **state) {
     metadata_says(OTHER_PROXY, sni_relay_port(other_relay), DC, HOST_ID);
     cql_config cfg;
     astra_config(&cfg, bundle("astra.zip", "client.pem", "client.key"), "token", TOKEN);
-    open_fails(&cfg, "TLS certificate rejected: IP address mismatch", NULL);
+    test_session_open_fails(&cfg, "TLS certificate rejected: IP address mismatch", NULL);
     assert_true(sni_relay_forwarded(other_relay, HOST_ID) >= 1); /* it did get that far */
     metadata_says(PROXY, sni_relay_port(relay), DC, HOST_ID);
+}
+
+/* ------------------------------------------------------ the program (CLI) */
+
+/* A credentials file in the test's folder. */
+static const char *credentials(const char *name, const char *user, const char *password) {
+    const char *path = in_dir(name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "# Astra: username=token and the AstraCS token, or the client id and secret\n"
+               "username=%s\npassword=%s\n", user, password);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* `cassnn ARGS --secure-connect-bundle ZIP [--credentials CREDS]` must exit
+ * want and print needle; returns its output (the caller frees it). The
+ * environment's CASSNN_HOST (the shared test node) stays set: a bundle
+ * says where to connect, so the program must not go there. */
+static char *astra_cli(int want, const char *needle, const char *zip, const char *creds, const char *args) {
+    char *out, creds_flag[300] = "";
+    if (creds) snprintf(creds_flag, sizeof creds_flag, "--credentials '%s'", creds);
+    const int rc = cassnn_run(&out, RUN_STDERR_MERGED, "%s --secure-connect-bundle '%s' %s --request-timeout 60",
+                              args, zip, creds_flag);
+    if (rc != want || (needle && !strstr(out, needle)))
+        fail_msg("`cassnn %s` with bundle %s: exit %d (expected %d), output lacks '%s':\n%s", args, zip, rc, want,
+                 needle ? needle : "", out);
+    if (want) printf("refused as expected: %s", out);
+    return out;
+}
+
+/* The tutorial's Astra setup done with cassnn: the keyspace from the console
+ * (setup), the bundle and a token; every command a process of its own that
+ * asks the metadata service and goes through the proxy by host id. */
+static void the_program_runs_the_tutorial_through_a_bundle(void **state) {
+    (void)state;
+    char zip[256], token[256]; /* in_dir's buffers are reused */
+    snprintf(zip, sizeof zip, "%s", bundle("astra.zip", "client.pem", "client.key"));
+    snprintf(token, sizeof token, "%s", credentials("token.creds", "token", TOKEN));
+    const int asked = astra_metadata_requests(service), forwarded = sni_relay_forwarded(relay, HOST_ID),
+              refused = sni_relay_refused(relay, NULL, 0);
+    char args[512];
+    assert_int_equal(test_squares_csv_write(in_dir("small.csv"), 300), 0);
+    snprintf(args, sizeof args, "ingest --train '%s' --verify", in_dir("small.csv"));
+    free(astra_cli(0, "verify: every table's row count and checksum", zip, token, args));
+    char *out = astra_cli(0, "Done: 1 epochs", zip, token,
+                          "train --keyspace mnist_digits --epochs 1 --batch-size 20 --threads 2 --lr 0.05 --momentum 0.9");
+    assert_non_null(strstr(out, "mnist_digits.raw_train: 240 rows (counted)"));
+    free(out);
+    /* the login from the environment, as the README's setup exports it */
+    setenv("CASSNN_USERNAME", "token", 1);
+    setenv("CASSNN_PASSWORD", TOKEN, 1);
+    out = astra_cli(0, NULL, zip, NULL, "models best --keyspace mnist_digits");
+    unsetenv("CASSNN_USERNAME");
+    unsetenv("CASSNN_PASSWORD");
+    assert_true(strlen(out) == 37 && out[36] == '\n');
+    free(out);
+    out = astra_cli(0, "accuracy: ", zip, token, "predict --keyspace mnist_digits --table raw_test --quiet --write");
+    long correct, total;
+    assert_int_equal(sscanf(strstr(out, "accuracy: "), "accuracy: %ld/%ld", &correct, &total), 2);
+    assert_int_equal(total, 60);
+    free(out);
+    out = astra_cli(0, "count\r\n60\r\n", zip, token, "cql --format csv \"SELECT count(*) FROM mnist_digits.predictions\"");
+    free(out);
+    /* each of the 5 processes asked the metadata service once, and every
+     * stream went to the node through the relay by its host id */
+    assert_int_equal(astra_metadata_requests(service), asked + 5);
+    const int streams = sni_relay_forwarded(relay, HOST_ID) - forwarded;
+    printf("5 commands: %d streams through the relay with SNI %s\n", streams, HOST_ID);
+    assert_true(streams >= 5 * 2);
+    assert_int_equal(sni_relay_refused(relay, NULL, 0), refused);
+}
+
+/* Every way a bundle, its services or the login can be wrong is one clear
+ * line from the program and exit 1 (2 for a bundle mixed with --host/TLS). */
+static void the_program_says_what_is_wrong_with_a_bundle(void **state) {
+    (void)state;
+    char zip[256], token[256]; /* in_dir's buffers are reused */
+    snprintf(zip, sizeof zip, "%s", bundle("astra.zip", "client.pem", "client.key"));
+    snprintf(token, sizeof token, "%s", credentials("token.creds", "token", TOKEN));
+    static const char models[] = "models best --keyspace mnist_digits";
+
+    const char *text = in_dir("not-a-zip.zip");
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    fputs("username=token\n", f);
+    fclose(f);
+    free(astra_cli(1, "is not a zip file (the secure connect bundle is the .zip", text, token, models));
+    const char *no_key = in_dir("no-key.zip");
+    char config[256];
+    snprintf(config, sizeof config, "{\"host\":\"%s\",\"port\":%d}", PROXY, astra_metadata_port(service));
+    assert_int_equal(astra_write_bundle(no_key, config, in_dir("ca.pem"), in_dir("client.pem"), NULL), 0);
+    free(astra_cli(1, "has no key", no_key, token, models));
+
+    astra_metadata_answer(service, 503, "{\"message\":\"the database is hibernating\"}");
+    free(astra_cli(1, "answered HTTP 503: the database is hibernating", zip, token, models));
+    astra_metadata_answer(service, 200, "<html>maintenance</html>");
+    free(astra_cli(1, "answered what is not JSON", zip, token, models));
+    astra_metadata_answer(service, 0, ""); /* hangs: bounded by the connect timeout */
+    free(astra_cli(1, "did not answer", zip, token, models));
+    metadata_says(PROXY, sni_relay_port(relay), "dc-elsewhere", HOST_ID);
+    free(astra_cli(1, "local data center 'dc-elsewhere' has no node", zip, token, models));
+    metadata_says(PROXY, sni_relay_port(relay), DC, HOST_ID);
+
+    free(astra_cli(1, "the node refused the session: does it trust this client certificate?",
+                   bundle("rogue.zip", "rogue.pem", "rogue.key"), token, models));
+    free(astra_cli(1, "BadCredentials (0x0100)", zip, credentials("wrong.creds", "token", "AstraCS:not-the-token"),
+                   models));
+    free(astra_cli(1, "requires authentication", zip, NULL, models));
+    free(astra_cli(2, "a secure connect bundle says where to connect", zip, token,
+                   "models best --keyspace mnist_digits --host 127.0.0.1"));
 }
 
 int main(void) {
@@ -350,6 +446,8 @@ int main(void) {
         cmocka_unit_test(a_certificate_the_node_refuses_is_a_clear_error),
         cmocka_unit_test(a_host_id_the_proxy_does_not_know_is_refused_loudly),
         cmocka_unit_test(a_proxy_the_certificate_does_not_name_is_refused),
+        cmocka_unit_test(the_program_runs_the_tutorial_through_a_bundle),
+        cmocka_unit_test(the_program_says_what_is_wrong_with_a_bundle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,13 +3,15 @@
  * in the test's folder (test_dir.h), run by tools/cassandra/cassandra-node
  * beside the shared test node:
  *   test_cluster_run(41, "start -n 2"), test_cluster_wait_listed(addr, 2),
- *   test_cluster_kill(2), test_cluster_run(41, "stop") */
+ *   test_cluster_kill(2), test_cluster_run(41, "stop")
+ * (cmocka's headers come first: test_session_open_fails fails a test.) */
 #ifndef CASSNN_TESTS_CLUSTER_TEST_CLUSTER_H
 #define CASSNN_TESTS_CLUSTER_TEST_CLUSTER_H
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cassnn/cql.h"
@@ -45,6 +47,20 @@ static inline int test_cluster_wait_listed(const char *contact, int n) {
         sleep(1);
     }
     return 0;
+}
+
+/* Opening a session with cfg must fail with an error that contains want
+ * (or, when not NULL, or_want); prints the error. */
+static inline void test_session_open_fails(const cql_config *cfg, const char *want, const char *or_want) {
+    cql_session *s;
+    cassnn_err err = {0};
+    if (cql_session_open(&s, cfg, &err) == 0) {
+        cql_session_close(s);
+        fail_msg("opened, expected an error with '%s'", want);
+    }
+    if (!strstr(err.msg, want) && !(or_want && strstr(err.msg, or_want)))
+        fail_msg("error lacks '%s': %s", want, err.msg);
+    printf("refused as expected: %s\n", err.msg);
 }
 
 /* Kills node i (1-based) the hard way (SIGKILL): 0 when it was signalled. */

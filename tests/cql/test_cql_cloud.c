@@ -24,22 +24,7 @@
 #include "cql/cloud.h"
 #include "cql/topology.h"
 #include "data/test_dir.h"
-
-static const char *fx(const char *name) {
-    static char ring[8][512];
-    static int next;
-    char *p = ring[next++ % 8];
-    snprintf(p, 512, "%s/tests/cql/fixtures/tls/%s", getenv("CASSNN_SOURCE_DIR"), name);
-    return p;
-}
-
-static const char *in_dir(const char *name) {
-    static char ring[8][256];
-    static int next;
-    char *p = ring[next++ % 8];
-    snprintf(p, 256, "%s/%s", dir, name);
-    return p;
-}
+#include "tls_fixtures.h"
 
 static const char *const IDS[] = {"0a3d2c4e-1111-4a2b-8c3d-000000000001", "0a3d2c4e-2222-4a2b-8c3d-000000000002"};
 

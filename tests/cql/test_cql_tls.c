@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cassnn/cql.h"
+#include "tls_fixtures.h"
 
 typedef struct server {
     int listen_fd, port;
@@ -36,15 +37,6 @@ typedef struct server {
     atomic_int served;      /* connections that completed a TLS handshake */
     pthread_t thread;
 } server;
-
-/* Path of a fixture; a small ring of buffers so a config can hold several. */
-static const char *fx(const char *name) {
-    static char ring[8][512];
-    static int next;
-    char *p = ring[next++ % 8];
-    snprintf(p, 512, "%s/tests/cql/fixtures/tls/%s", getenv("CASSNN_SOURCE_DIR"), name);
-    return p;
-}
 
 static int read_full(SSL *ssl, uint8_t *p, size_t n) {
     while (n) {
