@@ -25,7 +25,7 @@ void cql_config_init(cql_config *c) {
     c->max_inflight = 256;
     c->connect_timeout_ms = 5000;
     c->request_timeout_ms = 12000;
-    c->consistency = CQL_LOCAL_ONE;
+    c->consistency = CQL_DEFAULT;
     c->page_size = 5000;
     c->discover_peers = 1;
     c->token_aware = 1;
@@ -468,6 +468,7 @@ static void take_config(cql_session *s, const cql_config *cfg) {
     if (s->cfg.connections_per_host <= 0) s->cfg.connections_per_host = 1;
     if (s->cfg.max_inflight <= 0) s->cfg.max_inflight = 256;
     if (s->cfg.request_timeout_ms <= 0) s->cfg.request_timeout_ms = 12000;
+    if (s->cfg.consistency == CQL_DEFAULT) s->cfg.consistency = s->cfg.cloud_bundle ? CQL_LOCAL_QUORUM : CQL_LOCAL_ONE;
     s->retry = (cql_retry_policy){s->cfg.retries > 0 ? s->cfg.retries : 0,
                                   s->cfg.retry_budget_ms > 0 ? s->cfg.retry_budget_ms : 0};
 }

@@ -86,8 +86,8 @@ static int cluster(const char *action) {
     return test_cluster_run_with(BASE, env, action);
 }
 
-/* A session straight to the node (not through the proxy). */
-static int open_direct(cql_session **s, cassnn_err *err) {
+/* A session straight to the node (not through the proxy) as user. */
+static int open_direct(cql_session **s, const char *user, const char *password, cassnn_err *err) {
     cql_config cfg;
     cql_config_init(&cfg);
     cfg.contact_points = NODE;
@@ -97,7 +97,8 @@ static int open_direct(cql_session **s, cassnn_err *err) {
     cfg.tls_cert_file = in_dir("client.pem");
     cfg.tls_key_file = in_dir("client.key");
     cfg.tls_sni = NAME;
-    cfg.username = cfg.password = "cassandra";
+    cfg.username = user;
+    cfg.password = password;
     return cql_session_open(s, &cfg, err);
 }
 
@@ -148,7 +149,7 @@ static int setup(void **state) {
      * for a login, then learn its host id and add Astra-style roles. */
     cql_session *s = NULL;
     cassnn_err err = {0};
-    for (int i = 0; i < 120 && open_direct(&s, &err); i++) sleep(1);
+    for (int i = 0; i < 120 && open_direct(&s, "cassandra", "cassandra", &err); i++) sleep(1);
     if (!s) {
         fprintf(stderr, "no login within 120 s: %s\n", err.msg);
         return -1;
@@ -170,6 +171,14 @@ static int setup(void **state) {
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof admin / sizeof admin[0] && !rc; i++) rc = cql_query(s, admin[i], NULL, 0, NULL, &err);
+    /* two replicas wanted in the node's one-node data center: LOCAL_QUORUM
+     * cannot be met there, LOCAL_ONE can */
+    char rf2[256];
+    snprintf(rf2, sizeof rf2, "CREATE KEYSPACE IF NOT EXISTS astra_rf2 WITH replication = "
+             "{'class': 'NetworkTopologyStrategy', '%s': 2}", DC);
+    if (!rc) rc = cql_query(s, rf2, NULL, 0, NULL, &err);
+    if (!rc) rc = cql_query(s, "CREATE TABLE IF NOT EXISTS astra_rf2.t (id int PRIMARY KEY)", NULL, 0, NULL, &err);
+    if (!rc) rc = cql_query(s, "GRANT ALL PERMISSIONS ON KEYSPACE astra_rf2 TO 'token'", NULL, 0, NULL, &err);
     cql_session_close(s);
     if (rc) {
         fprintf(stderr, "keyspaces and roles: %s\n", err.msg);
@@ -285,6 +294,31 @@ static void the_metadata_local_dc_is_used(void **state) {
     must(cql_session_open(&s, &cfg, &err), &err, "the caller's local DC wins");
     cql_session_close(s);
     metadata_says(PROXY, sni_relay_port(relay), DC, HOST_ID);
+}
+
+/* As the DataStax drivers do with a bundle, the session's default
+ * consistency is LOCAL_QUORUM (Astra refuses writes at ONE and LOCAL_ONE),
+ * in the metadata's local data center; a statement may still ask for less. */
+static void with_a_bundle_the_default_consistency_is_local_quorum(void **state) {
+    (void)state;
+    cql_config cfg;
+    astra_config(&cfg, bundle("astra.zip", "client.pem", "client.key"), "token", TOKEN);
+    cfg.retries = 0; /* the node's Unavailable as it is */
+    cql_session *s;
+    cassnn_err err = {0};
+    must(cql_session_open(&s, &cfg, &err), &err, "open through the bundle");
+    assert_int_equal(cql_query(s, "INSERT INTO astra_rf2.t (id) VALUES (1)", NULL, 0, NULL, &err), -1);
+    printf("default consistency: %s\n", err.msg);
+    assert_int_equal(err.code, CQL_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "LOCAL_QUORUM"));
+    cql_statement st = cql_stmt("INSERT INTO astra_rf2.t (id) VALUES (1)", NULL, 0);
+    st.consistency = CQL_LOCAL_ONE;
+    must(cql_execute(s, &st, NULL, &err), &err, "the same write at LOCAL_ONE");
+    cql_session_close(s);
+    /* without a bundle the default stays LOCAL_ONE */
+    must(open_direct(&s, "token", TOKEN, &err), &err, "open directly");
+    must(cql_query(s, "INSERT INTO astra_rf2.t (id) VALUES (2)", NULL, 0, NULL, &err), &err, "LOCAL_ONE by default");
+    cql_session_close(s);
 }
 
 static void a_certificate_the_node_refuses_is_a_clear_error(void **state) {
@@ -443,6 +477,7 @@ int main(void) {
         cmocka_unit_test(the_bundle_reaches_the_node_through_the_proxy_by_its_host_id),
         cmocka_unit_test(astra_credentials_client_id_and_token),
         cmocka_unit_test(the_metadata_local_dc_is_used),
+        cmocka_unit_test(with_a_bundle_the_default_consistency_is_local_quorum),
         cmocka_unit_test(a_certificate_the_node_refuses_is_a_clear_error),
         cmocka_unit_test(a_host_id_the_proxy_does_not_know_is_refused_loudly),
         cmocka_unit_test(a_proxy_the_certificate_does_not_name_is_refused),
