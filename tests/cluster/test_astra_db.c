@@ -46,12 +46,6 @@ static char NODE[32], PROXY[32], OTHER_PROXY[32], HOST_ID[37], DC[64];
 static astra_metadata_service *service;
 static sni_relay *relay, *other_relay;
 
-static int sh(const char *script) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && { %s; } >>certs.log 2>&1", dir, script);
-    return system(cmd);
-}
-
 /* The test CA signs the node's certificate (naming the proxy's address, and
  * NAME for the direct connection that prepares the node) and the client's;
  * another CA signs a client certificate the node must refuse. The metadata
@@ -75,15 +69,7 @@ static int make_certificates(void) {
              "openssl x509 -req -in rogue.csr -CA other.pem -CAkey other.key -CAcreateserial -out rogue.pem -days 2 && "
              "cat ca.pem other.pem > metadata-trust.pem",
              PROXY);
-    return sh(script);
-}
-
-static int cluster(const char *action) {
-    char env[1024];
-    snprintf(env, sizeof env,
-             "CASSNN_AUTH=roles CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' "
-             "CASSNN_TLS_PASSWORD=" PW, dir, dir);
-    return test_cluster_run_with(BASE, env, action);
+    return test_sh(script);
 }
 
 /* A session straight to the node (not through the proxy) as user. */
@@ -136,15 +122,7 @@ static int setup(void **state) {
     test_node_addr(NODE, BASE);
     test_node_addr(PROXY, BASE + 1);
     test_node_addr(OTHER_PROXY, BASE + 2);
-    if (test_dir_make(state)) return -1;
-    if (make_certificates()) {
-        fprintf(stderr, "cannot make the test certificates: see %s/certs.log\n", dir);
-        return -1;
-    }
-    if (cluster("start")) {
-        cluster("stop");
-        return -1;
-    }
+    if (test_secured_node_start(state, make_certificates, BASE, "roles", PW)) return -1;
     /* The node creates its superuser a few seconds after it answers: wait
      * for a login, then learn its host id and add Astra-style roles. */
     cql_session *s = NULL;
@@ -200,7 +178,7 @@ static int teardown(void **state) {
     astra_metadata_stop(service);
     sni_relay_stop(relay);
     sni_relay_stop(other_relay);
-    cluster("stop");
+    test_secured_node_run(BASE, "roles", PW, "stop");
     return test_dir_remove(state);
 }
 

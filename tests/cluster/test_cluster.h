@@ -31,6 +31,41 @@ static inline int test_cluster_run_with(int ip_base, const char *env, const char
 
 static inline int test_cluster_run(int ip_base, const char *action) { return test_cluster_run_with(ip_base, "", action); }
 
+/* A node that requires TLS (keystore node.p12 and truststore trust.p12 in
+ * this test's folder, password pw) and a login (auth: CASSNN_AUTH, e.g.
+ * "password" or "roles"): runs the node script's action on it. */
+static inline int test_secured_node_run(int ip_base, const char *auth, const char *pw, const char *action) {
+    char env[1024];
+    snprintf(env, sizeof env,
+             "CASSNN_AUTH=%s CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' "
+             "CASSNN_TLS_PASSWORD=%s", auth, dir, dir, pw);
+    return test_cluster_run_with(ip_base, env, action);
+}
+
+/* Makes this test's folder and, in it, what make_certificates makes with
+ * test_sh; then starts the secured node (test_secured_node_run). 0, or -1
+ * with the reason on stderr. */
+static inline int test_secured_node_start(void **state, int (*make_certificates)(void), int ip_base,
+                                          const char *auth, const char *pw) {
+    if (test_dir_make(state)) return -1;
+    if (make_certificates()) {
+        fprintf(stderr, "cannot make the test certificates: see %s/certs.log\n", dir);
+        return -1;
+    }
+    if (test_secured_node_run(ip_base, auth, pw, "start")) {
+        test_secured_node_run(ip_base, auth, pw, "stop");
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs script (sh) in this test's folder, its output appended to certs.log. */
+static inline int test_sh(const char *script) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && { %s; } >>certs.log 2>&1", dir, script);
+    return system(cmd);
+}
+
 /* A node answering CQL does not mean the first one lists it yet (gossip
  * settles a moment later): waits (up to 120 s) until a session opened on
  * `contact` discovers n nodes, all up. 1 when it does. */

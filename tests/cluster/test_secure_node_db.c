@@ -29,14 +29,8 @@ static char NODE[32];
 #define NAME "cassnn-test-node"
 #define PW "cassnn-test-pw"
 
-static int sh(const char *script) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && { %s; } >>certs.log 2>&1", dir, script);
-    return system(cmd);
-}
-
 static int make_certificates(void) {
-    return sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cassnn-test-ca && "
+    return test_sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cassnn-test-ca && "
               "openssl req -newkey rsa:2048 -nodes -keyout node.key -out node.csr -subj /CN=" NAME " && "
               "printf 'subjectAltName=DNS:" NAME "\\n' > node.ext && "
               "openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 2 -extfile node.ext && "
@@ -46,14 +40,6 @@ static int make_certificates(void) {
               "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 && "
               "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca && "
               "printf 'username=cassandra\\npassword=cassandra\\n' > creds && chmod 600 creds");
-}
-
-static int cluster(const char *action) {
-    char env[1024];
-    snprintf(env, sizeof env,
-             "CASSNN_AUTH=password CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' "
-             "CASSNN_TLS_PASSWORD=" PW, dir, dir);
-    return test_cluster_run_with(51, env, action);
 }
 
 static void secure_config(cql_config *cfg) {
@@ -71,15 +57,7 @@ static void secure_config(cql_config *cfg) {
 
 static int setup(void **state) {
     test_node_addr(NODE, 51);
-    if (test_dir_make(state)) return -1;
-    if (make_certificates()) {
-        fprintf(stderr, "cannot make the test certificates: see %s/certs.log\n", dir);
-        return -1;
-    }
-    if (cluster("start")) {
-        cluster("stop");
-        return -1;
-    }
+    if (test_secured_node_start(state, make_certificates, 51, "password", PW)) return -1;
     /* The node creates its default superuser a few seconds after it starts
      * answering: wait until a login works. */
     cql_config cfg;
@@ -98,7 +76,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-    cluster("stop");
+    test_secured_node_run(51, "password", PW, "stop");
     return test_dir_remove(state);
 }
 
