@@ -127,6 +127,26 @@ static inline int reg_run(char **out, const char *fmt, ...) {
     return rc;
 }
 
+/* Runs tests/reference/tutorial_registry.py ARGS --keyspace ks (the
+ * tutorial's own training loop and registry code) with Debian's python on
+ * the test node; returns its stdout (malloc'ed), failing the test when it
+ * fails. */
+static inline char *reg_tutorial(const char *ks, const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/reference/tutorial_registry.py' %s "
+             "--keyspace %s --host %s --port %s", getenv("CASSNN_SOURCE_DIR"), args, ks,
+             getenv("CASSNN_HOST") ? getenv("CASSNN_HOST") : "127.0.0.1",
+             getenv("CASSNN_PORT") ? getenv("CASSNN_PORT") : "9042");
+    FILE *p = popen(cmd, "r");
+    size_t len = 0, cap = 1 << 16;
+    char *out = malloc(cap);
+    if (!p || !out) fail_msg("%s: cannot start", cmd);
+    for (size_t got; (got = fread(out + len, 1, cap - len - 1, p)) > 0;) len += got;
+    out[len] = '\0';
+    if (pclose(p)) fail_msg("%s failed:\n%s", cmd, out);
+    return out;
+}
+
 /* accuracy: C/N in a predict output, as a fraction. */
 static inline double reg_predict_accuracy(const char *out) {
     const char *p = strstr(out, "accuracy: ");
