@@ -85,10 +85,14 @@ static inline void reg_load_head(const char *dataset, size_t n_train, size_t n_t
 
 /* Creates ks and writes the first n_train / n_test images of the dataset
  * (0 = all) through `cassnn ingest` into raw_train/raw_test (tutorial) and/or
- * raw_*_blob (blob). Returns the sets written (caller frees). */
+ * raw_*_blob (blob). Returns the sets written (caller frees), or frees them
+ * when train and test are NULL. */
 static inline void reg_ingest(cql_session *s, const char *ks, const char *dataset,
                               size_t n_train, size_t n_test, int tutorial, int blob,
                               data_images *train, data_images *test) {
+    data_images own[2];
+    const int keep = train != NULL;
+    if (!keep) train = &own[0], test = &own[1];
     cassnn_err err = {0};
     char drop[128];
     snprintf(drop, sizeof drop, "DROP KEYSPACE IF EXISTS %s", ks);
@@ -107,6 +111,10 @@ static inline void reg_ingest(cql_session *s, const char *ks, const char *datase
                          layout ? "blob" : "tutorial");
         if (rc) fail_msg("cassnn ingest failed:\n%s", out);
         free(out);
+    }
+    if (!keep) {
+        data_images_free(train);
+        data_images_free(test);
     }
 }
 
