@@ -46,9 +46,13 @@ endfunction()
 if(NOT TARGET tsan-tests)
   add_custom_target(tsan-tests)
 endif()
+#   In that build the tests (and the `cassnn` processes they start) read
+#   tests/tsan.supp: reports from inside uninstrumented libraries only.
 function(cassnn_tsan)
   foreach(name ${ARGN})
     set_property(TEST ${name} APPEND PROPERTY LABELS tsan)
+    set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT
+                 "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp")
     add_dependencies(tsan-tests ${name})
   endforeach()
 endfunction()

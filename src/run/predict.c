@@ -25,10 +25,11 @@ static int load_model(cql_session *s, const run_predict_options *o, run_predicti
     registry_uuid_format(out->model, out->model_id);
     registry_model m;
     if (registry_get(s, o->keyspace, out->model, &m, err)) return -1;
-    const int rc = m.network ? blob_net_decode(m.network, m.network_len, &blob_tutorial_model, net, err)
-                             : cassnn_err_set(err, "model %s has no network blob", out->model_id);
+    const blob_model *fallback = o->fallback ? o->fallback : &blob_tutorial_model;
+    int rc = m.network ? blob_net_decode(m.network, m.network_len, fallback, net, err)
+                       : cassnn_err_set(err, "has no network blob");
     registry_model_free(&m);
-    return rc;
+    return rc ? cassnn_err_wrap(err, "model %s", out->model_id) : 0;
 }
 
 /* Files, or a table: loaded once when it fits the budget, else streamed in
