@@ -69,7 +69,7 @@ typedef struct vm {
     size_t marks[MAX_MARKS];
     size_t n_marks;
     pk_obj **memo;
-    size_t memo_cap;
+    size_t memo_cap, memo_next;  /* memo_next: where MEMOIZE stores */
     int inner;                   /* running a legacy storage pickle: persistent ids allowed */
     pk_obj *persistent;          /* inner: the storage its persistent id made */
     const char *what;            /* "pickle" or "storage pickle", for messages */
@@ -432,198 +432,276 @@ static int memo_get(vm *m, uint64_t index) {
     return push(m, m->memo[index]);
 }
 
+/* The opcodes, in the manner of kann's op table: one function per opcode or
+ * family of opcodes and one row of `ops` below, so that reading one more
+ * opcode is one function and one row. Each gets the opcode byte (families
+ * tell their members apart by it) and returns 0, or -1 with m->err set. An
+ * opcode without a row is refused: the table is the allow-list of opcodes. */
+typedef int (*op_fn)(vm *m, uint8_t op);
+
+/* The width of an opcode's little-endian length or value argument. */
+static int arg_width(uint8_t op) {
+    switch (op) {
+    case 'M': return 2;
+    case 'r': case 'j': case 'J': case 'B': case 'X': case 0x8b: return 4;
+    case 0x8d: case 0x8e: case 0x95: return 8;
+    default: return 1;
+    }
+}
+
+static int take_arg(vm *m, uint8_t op, uint64_t *v) {
+    const int n = arg_width(op);
+    const uint8_t *p = take(m, (size_t)n);
+    if (!p) return -1;
+    *v = le(p, n);
+    return 0;
+}
+
+static int op_proto(vm *m, uint8_t op) {
+    uint64_t v;
+    if (take_arg(m, op, &v)) return -1;
+    if (v < 2 || v > 5) return fail(m, "protocol %s is not read (2 to 5 are)", v < 2 ? "0/1" : "> 5");
+    return 0;
+}
+
+static int op_frame(vm *m, uint8_t op) { /* only a length hint */
+    uint64_t v;
+    if (take_arg(m, op, &v)) return -1;
+    return v > m->len - m->pos ? fail(m, "%s", "frame longer than the blob") : 0;
+}
+
+static int op_mark(vm *m, uint8_t op) {
+    (void)op;
+    if (m->n_marks == MAX_MARKS) return fail(m, "%s", "too many MARKs");
+    m->marks[m->n_marks++] = m->sp;
+    return 0;
+}
+
+static int op_pop(vm *m, uint8_t op) {
+    (void)op;
+    return pop(m) ? 0 : -1;
+}
+
+static int op_pop_mark(vm *m, uint8_t op) {
+    (void)op;
+    size_t from = 0;
+    if (pop_mark(m, &from)) return -1;
+    m->sp = from;
+    return 0;
+}
+
+static int op_memoize(vm *m, uint8_t op) {
+    (void)op;
+    return memo_put(m, m->memo_next++);
+}
+
+static int op_put(vm *m, uint8_t op) { /* BINPUT, LONG_BINPUT */
+    uint64_t index;
+    return take_arg(m, op, &index) || memo_put(m, index) ? -1 : 0;
+}
+
+static int op_get(vm *m, uint8_t op) { /* BINGET, LONG_BINGET */
+    uint64_t index;
+    return take_arg(m, op, &index) || memo_get(m, index) ? -1 : 0;
+}
+
+static int op_none(vm *m, uint8_t op) {
+    (void)op;
+    return push(m, new_obj(m, PK_NONE));
+}
+
+static int op_bool(vm *m, uint8_t op) { /* NEWTRUE, NEWFALSE */
+    pk_obj *o = new_obj(m, PK_BOOL);
+    if (!o) return -1;
+    o->u.i = op == 0x88;
+    return push(m, o);
+}
+
+static int op_int(vm *m, uint8_t op) { /* BININT (signed), BININT1, BININT2 */
+    uint64_t v;
+    if (take_arg(m, op, &v)) return -1;
+    return push(m, int_obj(m, op == 'J' ? (int32_t)(uint32_t)v : (int64_t)v));
+}
+
+static int op_long(vm *m, uint8_t op) { /* LONG1, LONG4 */
+    uint64_t n;
+    return take_arg(m, op, &n) ? -1 : push(m, long_obj(m, n));
+}
+
+static int op_float(vm *m, uint8_t op) { /* BINFLOAT, big-endian */
+    (void)op;
+    const uint8_t *p = take(m, 8);
+    pk_obj *o = p ? new_obj(m, PK_FLOAT) : NULL;
+    if (!o) return -1;
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; i++) bits = bits << 8 | p[i];
+    memcpy(&o->u.f, &bits, 8);
+    return push(m, o);
+}
+
+/* SHORT_BINUNICODE, BINUNICODE, BINUNICODE8 and the three BINBYTES. */
+static int op_string(vm *m, uint8_t op) {
+    const pk_kind kind = op == 'C' || op == 'B' || op == 0x8e ? PK_BYTES : PK_STR;
+    uint64_t len;
+    return take_arg(m, op, &len) ? -1 : push(m, string_obj(m, kind, len));
+}
+
+static int op_empty(vm *m, uint8_t op) { /* EMPTY_TUPLE, EMPTY_LIST, EMPTY_DICT */
+    return push(m, new_obj(m, op == ')' ? PK_TUPLE : op == ']' ? PK_LIST : PK_DICT));
+}
+
+/* A tuple or list of the items from stack index `from` up; they leave the
+ * stack and it takes their place. */
+static int collect(vm *m, pk_kind kind, size_t from) {
+    pk_obj *o = new_obj(m, kind);
+    if (!o) return -1;
+    for (size_t i = from; i < m->sp; i++)
+        if (seq_append(m, o, m->stack[i])) return -1;
+    m->sp = from;
+    return push(m, o);
+}
+
+static int op_tuple_n(vm *m, uint8_t op) { /* TUPLE1..3 */
+    const size_t n = (size_t)(op - 0x84);
+    if (m->sp < n + (m->n_marks ? m->marks[m->n_marks - 1] : 0)) return fail(m, "%s", "stack underflow");
+    return collect(m, PK_TUPLE, m->sp - n);
+}
+
+static int op_seq_from_mark(vm *m, uint8_t op) { /* TUPLE, LIST */
+    size_t from = 0;
+    return pop_mark(m, &from) ? -1 : collect(m, op == 't' ? PK_TUPLE : PK_LIST, from);
+}
+
+/* The key/value pairs from stack index `from` up (an even number: the
+ * caller checks) into dict d; they leave the stack. */
+static int set_pairs(vm *m, pk_obj *d, size_t from) {
+    for (size_t i = from; i < m->sp; i += 2)
+        if (dict_set(m, d, m->stack[i], m->stack[i + 1])) return -1;
+    m->sp = from;
+    return 0;
+}
+
+static int op_dict(vm *m, uint8_t op) { /* DICT from key/value pairs above MARK */
+    (void)op;
+    size_t from = 0;
+    pk_obj *d;
+    if (pop_mark(m, &from) || !(d = new_obj(m, PK_DICT))) return -1;
+    if ((m->sp - from) % 2) return fail(m, "%s", "DICT with an odd number of items");
+    return set_pairs(m, d, from) ? -1 : push(m, d);
+}
+
+static int op_append(vm *m, uint8_t op) {
+    (void)op;
+    pk_obj *o, *list;
+    if (!(o = pop(m)) || !(list = top(m))) return -1;
+    if (list->kind != PK_LIST) return fail(m, "APPEND to a %s", pk_kind_name(list->kind));
+    return seq_append(m, list, o);
+}
+
+static int op_appends(vm *m, uint8_t op) {
+    (void)op;
+    size_t from = 0;
+    if (pop_mark(m, &from)) return -1;
+    if (from == 0 || m->stack[from - 1]->kind != PK_LIST)
+        return fail(m, "%s", "APPENDS to something that is not a list");
+    for (size_t i = from; i < m->sp; i++)
+        if (seq_append(m, m->stack[from - 1], m->stack[i])) return -1;
+    m->sp = from;
+    return 0;
+}
+
+static int op_setitem(vm *m, uint8_t op) {
+    (void)op;
+    pk_obj *value, *key, *d;
+    if (!(value = pop(m)) || !(key = pop(m)) || !(d = top(m))) return -1;
+    if (d->kind != PK_DICT) return fail(m, "SETITEM on a %s", pk_kind_name(d->kind));
+    return dict_set(m, d, key, value);
+}
+
+static int op_setitems(vm *m, uint8_t op) {
+    (void)op;
+    size_t from = 0;
+    if (pop_mark(m, &from)) return -1;
+    if (from == 0 || m->stack[from - 1]->kind != PK_DICT || (m->sp - from) % 2)
+        return fail(m, "%s", "SETITEMS needs a dict and key/value pairs");
+    return set_pairs(m, m->stack[from - 1], from);
+}
+
+static int op_global(vm *m, uint8_t op) { /* GLOBAL "module\nname\n" */
+    (void)op;
+    const uint8_t *module = m->buf + m->pos, *nl = memchr(module, '\n', m->len - m->pos);
+    if (!nl) return fail(m, "%s", "truncated GLOBAL");
+    const uint8_t *name = nl + 1, *nl2 = memchr(name, '\n', (size_t)(m->buf + m->len - name));
+    if (!nl2) return fail(m, "%s", "truncated GLOBAL");
+    m->pos = (size_t)(nl2 + 1 - m->buf);
+    return push_global(m, module, (size_t)(nl - module), name, (size_t)(nl2 - name));
+}
+
+static int op_stack_global(vm *m, uint8_t op) {
+    (void)op;
+    pk_obj *name, *module;
+    if (!(name = pop(m)) || !(module = pop(m))) return -1;
+    if (name->kind != PK_STR || module->kind != PK_STR) return fail(m, "%s", "STACK_GLOBAL needs two str");
+    return push_global(m, module->u.s.p, module->u.s.len, name->u.s.p, name->u.s.len);
+}
+
+static int op_reduce(vm *m, uint8_t op) {
+    (void)op;
+    return reduce(m);
+}
+
+static int op_build(vm *m, uint8_t op) {
+    (void)op;
+    return build(m);
+}
+
+static int op_persid(vm *m, uint8_t op) { /* BINPERSID */
+    (void)op;
+    return persistent_load(m);
+}
+
+/* Every opcode a PyTorch state_dict pickle uses (protocols 2 to 5), and no
+ * other: STOP is the run loop's own. */
+static const op_fn ops[256] = {
+    [0x80] = op_proto,        [0x95] = op_frame,      ['('] = op_mark,
+    ['0'] = op_pop,           ['1'] = op_pop_mark,    [0x94] = op_memoize,
+    ['q'] = op_put,           ['r'] = op_put,         ['h'] = op_get,
+    ['j'] = op_get,           ['N'] = op_none,        [0x88] = op_bool,
+    [0x89] = op_bool,         ['J'] = op_int,         ['K'] = op_int,
+    ['M'] = op_int,           [0x8a] = op_long,       [0x8b] = op_long,
+    ['G'] = op_float,         [0x8c] = op_string,     ['X'] = op_string,
+    [0x8d] = op_string,       ['C'] = op_string,      ['B'] = op_string,
+    [0x8e] = op_string,       [')'] = op_empty,       [']'] = op_empty,
+    ['}'] = op_empty,         [0x85] = op_tuple_n,    [0x86] = op_tuple_n,
+    [0x87] = op_tuple_n,      ['t'] = op_seq_from_mark, ['l'] = op_seq_from_mark,
+    ['d'] = op_dict,          ['a'] = op_append,      ['e'] = op_appends,
+    ['s'] = op_setitem,       ['u'] = op_setitems,    ['c'] = op_global,
+    [0x93] = op_stack_global, ['R'] = op_reduce,      ['b'] = op_build,
+    ['Q'] = op_persid,
+};
+
+static int refuse_opcode(vm *m, uint8_t op) {
+    char name[16];
+    snprintf(name, sizeof name, op >= 32 && op < 127 ? "0x%02x '%c'" : "0x%02x", op, op);
+    return fail(m, "opcode %s is not allowed (only the opcodes of PyTorch state_dict pickles are read)",
+                name);
+}
+
 /* Runs one pickle from m->pos to its STOP. */
 static int run(vm *m, pk_obj **out) {
-    size_t memo_next = 0;
+    m->memo_next = 0;
     for (;;) {
         m->op_at = m->pos;
         const uint8_t *op = take(m, 1);
         if (!op) return -1;
-        const uint8_t *p;
-        pk_obj *o, *o2, *o3;
-        size_t from = 0;
-        switch (*op) {
-        case 0x80: /* PROTO */
-            if (!(p = take(m, 1))) return -1;
-            if (*p < 2 || *p > 5) return fail(m, "protocol %s is not read (2 to 5 are)", *p < 2 ? "0/1" : "> 5");
-            break;
-        case 0x95: /* FRAME: only a length hint */
-            if (!(p = take(m, 8))) return -1;
-            if (le(p, 8) > m->len - m->pos) return fail(m, "%s", "frame longer than the blob");
-            break;
-        case '.': /* STOP */
+        if (*op == '.') { /* STOP */
             if (m->sp != 1 || m->n_marks) return fail(m, "%s", "STOP with a stack that is not one value");
             *out = m->stack[0];
             m->sp = 0;
             return 0;
-        case '(': /* MARK */
-            if (m->n_marks == MAX_MARKS) return fail(m, "%s", "too many MARKs");
-            m->marks[m->n_marks++] = m->sp;
-            break;
-        case '0': /* POP */
-            if (!pop(m)) return -1;
-            break;
-        case '1': /* POP_MARK */
-            if (pop_mark(m, &from)) return -1;
-            m->sp = from;
-            break;
-        case 0x94: /* MEMOIZE */
-            if (memo_put(m, memo_next++)) return -1;
-            break;
-        case 'q': /* BINPUT */
-            if (!(p = take(m, 1)) || memo_put(m, *p)) return -1;
-            break;
-        case 'r': /* LONG_BINPUT */
-            if (!(p = take(m, 4)) || memo_put(m, le(p, 4))) return -1;
-            break;
-        case 'h': /* BINGET */
-            if (!(p = take(m, 1)) || memo_get(m, *p)) return -1;
-            break;
-        case 'j': /* LONG_BINGET */
-            if (!(p = take(m, 4)) || memo_get(m, le(p, 4))) return -1;
-            break;
-        case 'N':
-            if (push(m, new_obj(m, PK_NONE))) return -1;
-            break;
-        case 0x88: case 0x89: /* NEWTRUE, NEWFALSE */
-            if (!(o = new_obj(m, PK_BOOL))) return -1;
-            o->u.i = *op == 0x88;
-            if (push(m, o)) return -1;
-            break;
-        case 'J': /* BININT */
-            if (!(p = take(m, 4)) || push(m, int_obj(m, (int32_t)(uint32_t)le(p, 4)))) return -1;
-            break;
-        case 'K': /* BININT1 */
-            if (!(p = take(m, 1)) || push(m, int_obj(m, *p))) return -1;
-            break;
-        case 'M': /* BININT2 */
-            if (!(p = take(m, 2)) || push(m, int_obj(m, (int64_t)le(p, 2)))) return -1;
-            break;
-        case 0x8a: /* LONG1 */
-            if (!(p = take(m, 1)) || push(m, long_obj(m, *p))) return -1;
-            break;
-        case 0x8b: /* LONG4 */
-            if (!(p = take(m, 4)) || push(m, long_obj(m, le(p, 4)))) return -1;
-            break;
-        case 'G': { /* BINFLOAT, big-endian */
-            if (!(p = take(m, 8)) || !(o = new_obj(m, PK_FLOAT))) return -1;
-            uint64_t bits = 0;
-            for (int i = 0; i < 8; i++) bits = bits << 8 | p[i];
-            memcpy(&o->u.f, &bits, 8);
-            if (push(m, o)) return -1;
-            break;
         }
-        case 0x8c: /* SHORT_BINUNICODE */
-            if (!(p = take(m, 1)) || push(m, string_obj(m, PK_STR, *p))) return -1;
-            break;
-        case 'X': /* BINUNICODE */
-            if (!(p = take(m, 4)) || push(m, string_obj(m, PK_STR, le(p, 4)))) return -1;
-            break;
-        case 0x8d: /* BINUNICODE8 */
-            if (!(p = take(m, 8)) || push(m, string_obj(m, PK_STR, le(p, 8)))) return -1;
-            break;
-        case 'C': /* SHORT_BINBYTES */
-            if (!(p = take(m, 1)) || push(m, string_obj(m, PK_BYTES, *p))) return -1;
-            break;
-        case 'B': /* BINBYTES */
-            if (!(p = take(m, 4)) || push(m, string_obj(m, PK_BYTES, le(p, 4)))) return -1;
-            break;
-        case 0x8e: /* BINBYTES8 */
-            if (!(p = take(m, 8)) || push(m, string_obj(m, PK_BYTES, le(p, 8)))) return -1;
-            break;
-        case ')': /* EMPTY_TUPLE */
-            if (push(m, new_obj(m, PK_TUPLE))) return -1;
-            break;
-        case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
-            const size_t n = (size_t)(*op - 0x84);
-            if (m->sp < n + (m->n_marks ? m->marks[m->n_marks - 1] : 0))
-                return fail(m, "%s", "stack underflow");
-            if (!(o = new_obj(m, PK_TUPLE))) return -1;
-            for (size_t i = m->sp - n; i < m->sp; i++)
-                if (seq_append(m, o, m->stack[i])) return -1;
-            m->sp -= n;
-            if (push(m, o)) return -1;
-            break;
-        }
-        case 't': case 'l': /* TUPLE, LIST from the items above MARK */
-            if (pop_mark(m, &from) || !(o = new_obj(m, *op == 't' ? PK_TUPLE : PK_LIST))) return -1;
-            for (size_t i = from; i < m->sp; i++)
-                if (seq_append(m, o, m->stack[i])) return -1;
-            m->sp = from;
-            if (push(m, o)) return -1;
-            break;
-        case ']': /* EMPTY_LIST */
-            if (push(m, new_obj(m, PK_LIST))) return -1;
-            break;
-        case 'a': /* APPEND */
-            if (!(o = pop(m)) || !(o2 = top(m))) return -1;
-            if (o2->kind != PK_LIST) return fail(m, "APPEND to a %s", pk_kind_name(o2->kind));
-            if (seq_append(m, o2, o)) return -1;
-            break;
-        case 'e': /* APPENDS */
-            if (pop_mark(m, &from)) return -1;
-            if (from == 0 || m->stack[from - 1]->kind != PK_LIST)
-                return fail(m, "%s", "APPENDS to something that is not a list");
-            for (size_t i = from; i < m->sp; i++)
-                if (seq_append(m, m->stack[from - 1], m->stack[i])) return -1;
-            m->sp = from;
-            break;
-        case '}': /* EMPTY_DICT */
-            if (push(m, new_obj(m, PK_DICT))) return -1;
-            break;
-        case 'd': /* DICT from key/value pairs above MARK */
-            if (pop_mark(m, &from) || !(o = new_obj(m, PK_DICT))) return -1;
-            if ((m->sp - from) % 2) return fail(m, "%s", "DICT with an odd number of items");
-            for (size_t i = from; i < m->sp; i += 2)
-                if (dict_set(m, o, m->stack[i], m->stack[i + 1])) return -1;
-            m->sp = from;
-            if (push(m, o)) return -1;
-            break;
-        case 's': /* SETITEM */
-            if (!(o = pop(m)) || !(o2 = pop(m)) || !(o3 = top(m))) return -1;
-            if (o3->kind != PK_DICT) return fail(m, "SETITEM on a %s", pk_kind_name(o3->kind));
-            if (dict_set(m, o3, o2, o)) return -1;
-            break;
-        case 'u': /* SETITEMS */
-            if (pop_mark(m, &from)) return -1;
-            if (from == 0 || m->stack[from - 1]->kind != PK_DICT || (m->sp - from) % 2)
-                return fail(m, "%s", "SETITEMS needs a dict and key/value pairs");
-            for (size_t i = from; i < m->sp; i += 2)
-                if (dict_set(m, m->stack[from - 1], m->stack[i], m->stack[i + 1])) return -1;
-            m->sp = from;
-            break;
-        case 'c': { /* GLOBAL "module\nname\n" */
-            const uint8_t *module = m->buf + m->pos, *nl = memchr(module, '\n', m->len - m->pos);
-            if (!nl) return fail(m, "%s", "truncated GLOBAL");
-            const uint8_t *name = nl + 1,
-                          *nl2 = memchr(name, '\n', (size_t)(m->buf + m->len - name));
-            if (!nl2) return fail(m, "%s", "truncated GLOBAL");
-            m->pos = (size_t)(nl2 + 1 - m->buf);
-            if (push_global(m, module, (size_t)(nl - module), name, (size_t)(nl2 - name))) return -1;
-            break;
-        }
-        case 0x93: /* STACK_GLOBAL */
-            if (!(o = pop(m)) || !(o2 = pop(m))) return -1;
-            if (o->kind != PK_STR || o2->kind != PK_STR)
-                return fail(m, "%s", "STACK_GLOBAL needs two str");
-            if (push_global(m, o2->u.s.p, o2->u.s.len, o->u.s.p, o->u.s.len)) return -1;
-            break;
-        case 'R':
-            if (reduce(m)) return -1;
-            break;
-        case 'b':
-            if (build(m)) return -1;
-            break;
-        case 'Q':
-            if (persistent_load(m)) return -1;
-            break;
-        default: {
-            char name[16];
-            snprintf(name, sizeof name, *op >= 32 && *op < 127 ? "0x%02x '%c'" : "0x%02x", *op, *op);
-            return fail(m, "opcode %s is not allowed (only the opcodes of PyTorch state_dict "
-                           "pickles are read)", name);
-        }
-        }
+        if (!ops[*op]) return refuse_opcode(m, *op);
+        if (ops[*op](m, *op)) return -1;
     }
 }
 
