@@ -37,6 +37,7 @@ static void usage(FILE *out) {
             "                           is checked against it (import: required for such files;\n"
             "                           show/export: default the tutorial net, 1x28x28)\n"
             "  delete ID                remove a checkpoint\n"
+            "  alias set|list|delete    names for models (cassnn models alias --help)\n"
             "  --host H --port P        the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n");
 }
 
@@ -253,6 +254,7 @@ int cmd_models(int argc, char **argv) {
     const char *args[3] = {0};
     int n_args = 0, port = 0, explain = 0;
     float loss = NAN, accuracy = NAN;
+    if (argc > 1 && !strcmp(argv[1], "alias")) return cmd_models_alias(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int has_value = i + 1 < argc;

@@ -1,0 +1,55 @@
+/* model.c - reference-counted models of the service (see model.h). */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cassnn/registry.h"
+
+int serve_model_load(cql_session *s, const char *keyspace, const uint8_t id[16], int max_images,
+                     int threads, float mean, float std, serve_model **out, cassnn_err *err) {
+    serve_model *m = calloc(1, sizeof *m);
+    if (!m) return cassnn_err_set(err, "out of memory for a model");
+    registry_model row;
+    registry_uuid_format(id, m->id_text);
+    if (registry_get(s, keyspace, id, &row, err)) {
+        free(m);
+        return -1;
+    }
+    int rc = row.network ? registry_net_decode(row.network, row.network_len, &m->net, err)
+                         : cassnn_err_set(err, "model %s has no network blob", m->id_text);
+    m->accuracy = row.accuracy;
+    m->loss = row.loss;
+    registry_model_free(&row);
+    if (rc == 0 && nn_exec_create(&m->exec, &m->net, 0, max_images, threads, 0, err)) {
+        nn_net_free(&m->net);
+        rc = -1;
+    }
+    if (rc) {
+        cassnn_err_wrap(err, "loading model %s", m->id_text);
+        free(m);
+        return -1;
+    }
+    memcpy(m->id, id, 16);
+    m->shape = (serve_shape){m->net.in_c, m->net.in_h, m->net.in_w};
+    m->image = (size_t)m->net.in_c * (size_t)m->net.in_h * (size_t)m->net.in_w;
+    m->max_images = max_images;
+    m->mean = mean;
+    m->std = std;
+    atomic_init(&m->refs, 1);
+    *out = m;
+    return 0;
+}
+
+serve_model *serve_model_ref(serve_model *m) {
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void serve_model_unref(serve_model *m) {
+    if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
+    nn_exec_free(m->exec);
+    nn_net_free(&m->net);
+    free(m);
+}
