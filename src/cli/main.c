@@ -13,6 +13,7 @@ static const cassnn_command commands[] = {
     {"models", cmd_models, "list|best|show|export|import|delete checkpoints in the registry"},
     {"predict", cmd_predict, "classify raw_predict/raw_test rows or image files with a stored model"},
     {"serve", cmd_serve, "HTTP prediction service and drawing page for a stored model"},
+    {"report", cmd_report, "an HTML training report of a keyspace (--compare another)"},
 
 };
 
