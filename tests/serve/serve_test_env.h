@@ -1,0 +1,157 @@
+/* serve_test_env.h - shared helpers of the serve tests: a keyspace with two
+ * real models (the tutorial net before and after an epoch on a subset of
+ * MNIST), what a model answers for an image computed here, and a small HTTP
+ * client on libcurl. */
+#ifndef CASSNN_TESTS_SERVE_ENV_H
+#define CASSNN_TESTS_SERVE_ENV_H
+
+#include <curl/curl.h>
+#include <math.h>
+
+#include "cassnn/feed.h"
+#include "cassnn/registry.h"
+#include "cassnn/registry_alias.h"
+#include "cassnn/serve.h"
+#include "registry/registry_test_env.h"
+#include "test_net.h"
+
+/* registry_test_env.h's predict helper is not needed here */
+static inline void serve_env_unused(void) { (void)reg_predict_accuracy; }
+
+/* A model's answer for one image, computed without the server. */
+typedef struct expected {
+    int label;
+    float prob[10];
+} expected;
+
+/* The models_test rows of ks, oldest first: [0] before training, [1] after. */
+static void serve_env_models(cql_session *s, const char *ks, uint8_t ids[2][16]) {
+    registry_model *rows;
+    size_t n;
+    cassnn_err err = {0};
+    reg_must(registry_list(s, ks, &rows, &n, &err), &err, "registry_list");
+    int k = 0;
+    for (size_t i = n; i-- > 0 && k < 2;) /* newest first: walk back */
+        if (rows[i].table == REGISTRY_TEST) memcpy(ids[k++], rows[i].id, 16);
+    free(rows);
+    if (k < 2) fail_msg("%s: expected 2 models_test rows", ks);
+}
+
+/* Creates ks with n_train / n_test MNIST images (blob layout) and trains one
+ * epoch: models_test gets the untrained net and the trained one. */
+static void serve_env_keyspace(cql_session *s, const char *ks, const char *dataset, size_t n_train,
+                               size_t n_test, data_images *test) {
+    data_images train;
+    reg_ingest(s, ks, dataset, n_train, n_test, 0, 1, &train, test);
+    data_images_free(&train);
+    char *out;
+    const int rc = reg_run(&out, "train --keyspace %s --train-table raw_train_blob --test-table "
+                                 "raw_test_blob --epochs 1 --log-interval 5 --threads 2 2>&1", ks);
+    if (rc) fail_msg("cassnn train failed (%d):\n%s", rc, out);
+    free(out);
+}
+
+/* What model id answers for image (784 pixels), from its network blob. */
+static void serve_env_expect(cql_session *s, const char *ks, const uint8_t id[16],
+                             const uint8_t *image, expected *out) {
+    registry_model m;
+    nn_net net;
+    nn_exec *exec;
+    cassnn_err err = {0};
+    reg_must(registry_get(s, ks, id, &m, &err), &err, "registry_get");
+    reg_must(registry_net_decode(m.network, m.network_len, &net, &err), &err, "decode");
+    reg_must(nn_exec_create(&exec, &net, 0, 1, 1, 0, &err), &err, "exec");
+    float x[784], logp[10];
+    for (int i = 0; i < 784; i++) x[i] = ((float)image[i] / 255.0f - NN_MNIST_MEAN) / NN_MNIST_STD;
+    nn_exec_eval_batch(exec, x, NULL, 1, logp, NULL, NULL);
+    out->label = 0;
+    for (int c = 0; c < 10; c++) {
+        out->prob[c] = expf(logp[c]);
+        if (logp[c] > logp[out->label]) out->label = c;
+    }
+    nn_exec_free(exec);
+    nn_net_free(&net);
+    registry_model_free(&m);
+}
+
+/* {"pixels": [...]} of one image. */
+static char *serve_env_json(const uint8_t *image) {
+    char *s = malloc(784 * 4 + 32);
+    size_t k = (size_t)sprintf(s, "{\"pixels\":[");
+    for (int i = 0; i < 784; i++) k += (size_t)sprintf(s + k, "%s%d", i ? "," : "", image[i]);
+    sprintf(s + k, "]}");
+    return s;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct http_reply {
+    long status;                /* 0: no answer (transport error in error) */
+    char *body;
+    size_t len;
+    char error[CURL_ERROR_SIZE];
+    char content_type[128];
+} http_reply;
+
+static size_t http_collect(char *data, size_t size, size_t n, void *user) {
+    http_reply *r = user;
+    char *p = realloc(r->body, r->len + size * n + 1);
+    if (!p) return 0;
+    memcpy(p + r->len, data, size * n);
+    r->body = p;
+    r->len += size * n;
+    r->body[r->len] = '\0';
+    return size * n;
+}
+
+/* One request on curl (a handle is reused: keep-alive). body NULL: GET. */
+static void http_do(CURL *curl, const char *url, const char *body, size_t len,
+                    const char *content_type, const char *token, http_reply *r) {
+    memset(r, 0, sizeof *r);
+    struct curl_slist *headers = NULL;
+    char h[300];
+    if (content_type) {
+        snprintf(h, sizeof h, "Content-Type: %s", content_type);
+        headers = curl_slist_append(headers, h);
+    }
+    if (token) {
+        snprintf(h, sizeof h, "Authorization: Bearer %s", token);
+        headers = curl_slist_append(headers, h);
+    }
+    headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, r->error);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else {
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    }
+    if (curl_easy_perform(curl) == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+        char *type = NULL;
+        curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
+        if (type) snprintf(r->content_type, sizeof r->content_type, "%s", type);
+    }
+    if (!r->body) r->body = calloc(1, 1);
+    curl_slist_free_all(headers);
+}
+
+static void http_reply_free(http_reply *r) {
+    free(r->body);
+    r->body = NULL;
+}
+
+/* "http://ADDR:PORT/path" of srv on the test subnet. */
+static void serve_env_url(const serve_server *srv, const char *path, char *out, size_t cap) {
+    char host[32];
+    snprintf(out, cap, "http://%s:%u%s", test_node_addr(host, 1), serve_port(srv), path);
+}
+
+#endif
