@@ -15,9 +15,6 @@
 #include "registry/registry_test_env.h"
 #include "test_net.h"
 
-/* registry_test_env.h's predict helper is not needed here */
-static inline void serve_env_unused(void) { (void)reg_predict_accuracy; }
-
 /* A model's answer for one image, computed without the server. */
 typedef struct expected {
     int label;
