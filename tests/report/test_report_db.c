@@ -13,7 +13,7 @@
 
 #include "cassnn/nn_safetensors.h"
 #include "cassnn/registry.h"
-#include "registry/registry_test_env.h"
+#include "serve/serve_test_env.h"
 
 #define DIGITS "cassnn_test_report_digits"
 #define FASHION "cassnn_test_report_fashion"
@@ -23,15 +23,9 @@ static cql_session *S;
 static char *HTML;
 
 static void make_keyspace(const char *ks, const char *dataset) {
-    data_images train, test;
-    reg_ingest(S, ks, dataset, N_TRAIN, N_TEST, 0, 1, &train, &test);
-    data_images_free(&train);
+    data_images test;
+    serve_env_keyspace(S, ks, dataset, N_TRAIN, N_TEST, &test);
     data_images_free(&test);
-    char *out;
-    const int rc = reg_run(&out, "train --keyspace %s --train-table raw_train_blob --test-table "
-                                 "raw_test_blob --epochs 1 --log-interval 4 --threads 2 2>&1", ks);
-    if (rc) fail_msg("cassnn train failed (%d):\n%s", rc, out);
-    free(out);
 }
 
 static int setup(void **state) {

@@ -22,7 +22,7 @@ typedef struct expected {
 } expected;
 
 /* The models_test rows of ks, oldest first: [0] before training, [1] after. */
-static void serve_env_models(cql_session *s, const char *ks, uint8_t ids[2][16]) {
+static inline void serve_env_models(cql_session *s, const char *ks, uint8_t ids[2][16]) {
     registry_model *rows;
     size_t n;
     cassnn_err err = {0};
@@ -34,9 +34,10 @@ static void serve_env_models(cql_session *s, const char *ks, uint8_t ids[2][16])
     if (k < 2) fail_msg("%s: expected 2 models_test rows", ks);
 }
 
-/* Creates ks with n_train / n_test MNIST images (blob layout) and trains one
- * epoch: models_test gets the untrained net and the trained one. */
-static void serve_env_keyspace(cql_session *s, const char *ks, const char *dataset, size_t n_train,
+/* Creates ks with n_train / n_test images of dataset (blob layout) and
+ * trains one epoch: models_test gets the untrained net and the trained one.
+ * (The report test makes its keyspaces with it too.) */
+static inline void serve_env_keyspace(cql_session *s, const char *ks, const char *dataset, size_t n_train,
                                size_t n_test, data_images *test) {
     data_images train;
     reg_ingest(s, ks, dataset, n_train, n_test, 0, 1, &train, test);
@@ -49,7 +50,7 @@ static void serve_env_keyspace(cql_session *s, const char *ks, const char *datas
 }
 
 /* What model id answers for image (784 pixels), from its network blob. */
-static void serve_env_expect(cql_session *s, const char *ks, const uint8_t id[16],
+static inline void serve_env_expect(cql_session *s, const char *ks, const uint8_t id[16],
                              const uint8_t *image, expected *out) {
     registry_model m;
     nn_net net;
@@ -72,7 +73,7 @@ static void serve_env_expect(cql_session *s, const char *ks, const uint8_t id[16
 }
 
 /* {"pixels": [...]} of one image. */
-static char *serve_env_json(const uint8_t *image) {
+static inline char *serve_env_json(const uint8_t *image) {
     char *s = malloc(784 * 4 + 32);
     size_t k = (size_t)sprintf(s, "{\"pixels\":[");
     for (int i = 0; i < 784; i++) k += (size_t)sprintf(s + k, "%s%d", i ? "," : "", image[i]);
@@ -90,7 +91,7 @@ typedef struct http_reply {
     char content_type[128];
 } http_reply;
 
-static size_t http_collect(char *data, size_t size, size_t n, void *user) {
+static inline size_t http_collect(char *data, size_t size, size_t n, void *user) {
     http_reply *r = user;
     char *p = realloc(r->body, r->len + size * n + 1);
     if (!p) return 0;
@@ -102,7 +103,7 @@ static size_t http_collect(char *data, size_t size, size_t n, void *user) {
 }
 
 /* One request on curl (a handle is reused: keep-alive). body NULL: GET. */
-static void http_do(CURL *curl, const char *url, const char *body, size_t len,
+static inline void http_do(CURL *curl, const char *url, const char *body, size_t len,
                     const char *content_type, const char *token, http_reply *r) {
     memset(r, 0, sizeof *r);
     struct curl_slist *headers = NULL;
@@ -140,13 +141,13 @@ static void http_do(CURL *curl, const char *url, const char *body, size_t len,
     curl_slist_free_all(headers);
 }
 
-static void http_reply_free(http_reply *r) {
+static inline void http_reply_free(http_reply *r) {
     free(r->body);
     r->body = NULL;
 }
 
 /* "http://ADDR:PORT/path" of srv on the test subnet. */
-static void serve_env_url(const serve_server *srv, const char *path, char *out, size_t cap) {
+static inline void serve_env_url(const serve_server *srv, const char *path, char *out, size_t cap) {
     char host[32];
     snprintf(out, cap, "http://%s:%u%s", test_node_addr(host, 1), serve_port(srv), path);
 }
