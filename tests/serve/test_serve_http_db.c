@@ -575,6 +575,39 @@ static void test_batching_gathers(void **state) {
     serve_stop(srv);
 }
 
+/* `cassnn models alias set|list|delete` */
+static void test_alias_cli(void **state) {
+    (void)state;
+    char *out, want[128];
+    assert_int_equal(reg_run(&out, "models alias set canary best --keyspace " KS), 0);
+    snprintf(want, sizeof want, "canary -> %s\n", ID_TEXT[1]);
+    assert_string_equal(out, want);
+    free(out);
+    assert_int_equal(reg_run(&out, "models alias set canary.v2 %s --keyspace " KS, ID_TEXT[0]), 0);
+    free(out);
+    assert_int_equal(reg_run(&out, "models alias list --keyspace " KS), 0);
+    const char *a = strstr(out, "canary "), *b = strstr(out, "canary.v2 ");
+    assert_true(a && b && a < b);
+    assert_non_null(strstr(a, ID_TEXT[1]));
+    assert_non_null(strstr(b, ID_TEXT[0]));
+    assert_non_null(strstr(out, "2 aliases"));
+    free(out);
+    assert_int_equal(reg_run(&out, "models alias delete canary --keyspace " KS), 0);
+    free(out);
+    assert_int_equal(cassnn_run(&out, RUN_STDERR_MERGED, "models alias delete canary --keyspace " KS), 1);
+    assert_non_null(strstr(out, "no alias 'canary'"));
+    free(out);
+    assert_int_equal(cassnn_run(&out, RUN_STDERR_MERGED, "models alias set best %s --keyspace " KS, ID_TEXT[0]), 2);
+    assert_non_null(strstr(out, "cannot be an alias"));
+    free(out);
+    assert_int_equal(cassnn_run(&out, RUN_STDERR_MERGED,
+                                "models alias set x 123e4567-e89b-42d3-a456-426614174000 --keyspace " KS), 1);
+    assert_non_null(strstr(out, "no model 123e4567"));
+    free(out);
+    assert_int_equal(reg_run(&out, "models alias delete canary.v2 --keyspace " KS), 0);
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_follows_alias),
@@ -584,6 +617,7 @@ int main(void) {
         cmocka_unit_test(test_page_models_metrics),
         cmocka_unit_test(test_alias_switch_under_load),
         cmocka_unit_test(test_batching_gathers),
+        cmocka_unit_test(test_alias_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
