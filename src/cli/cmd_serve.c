@@ -10,6 +10,7 @@
 
 #include "cassnn/feed.h"
 #include "cassnn/nn_train.h"
+#include "cassnn/registry.h"
 #include "cassnn/registry_alias.h"
 #include "cassnn/schema.h"
 #include "cassnn/serve.h"
@@ -116,6 +117,13 @@ int cmd_serve(int argc, char **argv) {
     }
     if (!o.keyspace || !registry_valid_name(o.keyspace)) {
         fprintf(stderr, "cassnn serve: --keyspace KS is required (letters, digits, _)\n");
+        return 2;
+    }
+    uint8_t id[16];
+    if (o.model && strcmp(o.model, REGISTRY_ALIAS_BEST) && registry_uuid_parse(o.model, id, NULL) &&
+        !registry_alias_valid_name(o.model)) {
+        fprintf(stderr, "cassnn serve: --model '%s': expected a model id, '" REGISTRY_ALIAS_BEST
+                        "' or an alias name\n", o.model);
         return 2;
     }
     if (!dataset) dataset = strstr(o.keyspace, "fashion") ? "fashion" : "mnist";
