@@ -316,14 +316,15 @@ static void accuracy_chart(FILE *f, const ks_report *r, int w) {
 }
 
 static void confusion_chart(FILE *f, const ks_report *r) {
-    const int k = r->classes, cell = 30, left = 96, top = 70;
+    /* class names (Fashion-MNIST) need room on the left and above */
+    const int k = r->classes, cell = 30, left = r->fashion ? 96 : 40, top = r->fashion ? 96 : 40;
     long max = 1;
     for (int i = 0; i < k * k; i++)
         if (r->confusion[i] > max && i % (k + 1) != 0) max = r->confusion[i];
     char buf[16];
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "font-family=\"sans-serif\" font-size=\"10\" class=\"confusion\">\n",
-            left + k * cell + 8, top + k * cell + 8);
+            left + k * cell + (r->fashion ? 60 : 8), top + k * cell + 8);
     fprintf(f, "<text x=\"%d\" y=\"12\" text-anchor=\"middle\" font-size=\"11\">predicted</text>"
                "<text transform=\"translate(10 %d) rotate(-90)\" text-anchor=\"middle\" "
                "font-size=\"11\">true label</text>\n", left + k * cell / 2, top + k * cell / 2);

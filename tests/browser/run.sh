@@ -43,7 +43,7 @@ for prefix, n in (("train", 3000), ("t10k", 500)):
 PY
 "$cassnn" ingest --idx "$idx" --keyspace "$ks2" --layout blob >/dev/null
 "$cassnn" train --keyspace "$ks2" --train-table raw_train_blob --test-table raw_test_blob \
-    --epochs 1 --log-interval 10 | tail -n 1
+    --epochs 2 --lr 0.05 --log-interval 10 | tail -n 1
 "$cassnn" report --keyspace "$ks" --compare "$ks2" -o "$artifacts/report.html"
 
 "$cassnn" serve --keyspace "$ks" --listen "$addr:0" >"$log" 2>&1 &
