@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <png.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -445,7 +446,7 @@ static void test_page_models_metrics(void **state) {
 
 typedef struct client {
     const serve_server *srv;
-    volatile int *stop;
+    atomic_int *stop;
     int index;
     long ok, failed, by_model[2];
     char first_failure[512];
@@ -456,7 +457,7 @@ static void *client_loop(void *arg) {
     CURL *c = curl_easy_init();
     char url[128];
     serve_env_url(cl->srv, "/predict", url, sizeof url);
-    for (int k = 0; !*cl->stop; k++) {
+    for (int k = 0; !atomic_load(cl->stop); k++) {
         const int image = (cl->index * 7 + k) % N_TEST;
         char *body = serve_env_json(TEST.pixels + 784 * (size_t)image);
         http_reply r;
@@ -486,6 +487,45 @@ static void *client_loop(void *arg) {
     return NULL;
 }
 
+static void clients_start(const serve_server *srv, client *cl, pthread_t *t, int n,
+                          atomic_int *stop) {
+    for (int i = 0; i < n; i++) {
+        cl[i] = (client){.srv = srv, .stop = stop, .index = i};
+        assert_int_equal(pthread_create(&t[i], NULL, client_loop, &cl[i]), 0);
+    }
+}
+
+/* Stops and joins the clients; their counts added up. */
+static client clients_stop(client *cl, pthread_t *t, int n, atomic_int *stop) {
+    atomic_store(stop, 1);
+    client sum = {0};
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        sum.ok += cl[i].ok;
+        sum.failed += cl[i].failed;
+        sum.by_model[0] += cl[i].by_model[0];
+        sum.by_model[1] += cl[i].by_model[1];
+        if (cl[i].failed) print_message("client %d: first failure: %s\n", i, cl[i].first_failure);
+    }
+    return sum;
+}
+
+/* The value of a metric line "NAME value" of GET /metrics. */
+static double metric(const serve_server *srv, const char *name) {
+    CURL *c = curl_easy_init();
+    char url[128], line[128];
+    http_reply r;
+    serve_env_url(srv, "/metrics", url, sizeof url);
+    http_do(c, url, NULL, 0, NULL, NULL, &r);
+    snprintf(line, sizeof line, "\n%s ", name);
+    const char *p = strstr(r.body, line);
+    if (!p) fail_msg("no %s in /metrics", name);
+    const double v = atof(p + strlen(line));
+    http_reply_free(&r);
+    curl_easy_cleanup(c);
+    return v;
+}
+
 /* The alias moves between the two models every 150 ms while 6 clients
  * send requests: none fails, both models answer, the server reloads. */
 static void test_alias_switch_under_load(void **state) {
@@ -495,45 +535,24 @@ static void test_alias_switch_under_load(void **state) {
     reg_must(registry_alias_set(S, KS, "live", IDS[0], &err), &err, "alias set");
     serve_server *srv = start("live", NULL, 0, 0, -1);
     wait_ready(srv);
-    volatile int stop = 0;
+    atomic_int stop = 0;
     client cl[CLIENTS];
     pthread_t t[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++) {
-        cl[i] = (client){.srv = srv, .stop = &stop, .index = i};
-        assert_int_equal(pthread_create(&t[i], NULL, client_loop, &cl[i]), 0);
-    }
+    clients_start(srv, cl, t, CLIENTS, &stop);
     for (int move = 1; move <= MOVES; move++) {
         nanosleep(&(struct timespec){0, 150000000}, NULL);
         reg_must(registry_alias_set(S, KS, "live", IDS[move % 2], &err), &err, "alias move");
     }
     nanosleep(&(struct timespec){0, 300000000}, NULL);
-    stop = 1;
-    long ok = 0, failed = 0, by_model[2] = {0, 0};
-    for (int i = 0; i < CLIENTS; i++) {
-        pthread_join(t[i], NULL);
-        ok += cl[i].ok;
-        failed += cl[i].failed;
-        by_model[0] += cl[i].by_model[0];
-        by_model[1] += cl[i].by_model[1];
-        if (cl[i].failed) print_message("client %d: first failure: %s\n", i, cl[i].first_failure);
-    }
+    const client sum = clients_stop(cl, t, CLIENTS, &stop);
     print_message("alias moved %d times under load: %ld requests answered (%ld by the untrained "
-                  "model, %ld by the trained one), %ld failed\n", MOVES, ok, by_model[0],
-                  by_model[1], failed);
-    assert_int_equal(failed, 0);
-    assert_true(by_model[0] > 0 && by_model[1] > 0);
-    CURL *c = curl_easy_init();
-    char url[128];
-    http_reply r;
-    serve_env_url(srv, "/metrics", url, sizeof url);
-    http_do(c, url, NULL, 0, NULL, NULL, &r);
-    long reloads = -1;
-    const char *p = strstr(r.body, "\ncassnn_model_reloads_total ");
-    if (p) reloads = atol(p + strlen("\ncassnn_model_reloads_total "));
-    print_message("reloads: %ld\n", reloads);
+                  "model, %ld by the trained one), %ld failed\n", MOVES, sum.ok, sum.by_model[0],
+                  sum.by_model[1], sum.failed);
+    assert_int_equal(sum.failed, 0);
+    assert_true(sum.by_model[0] > 0 && sum.by_model[1] > 0);
+    const double reloads = metric(srv, "cassnn_model_reloads_total");
+    print_message("reloads: %.0f\n", reloads);
     assert_true(reloads >= MOVES / 2); /* a poll every 25 ms sees (nearly) every move */
-    http_reply_free(&r);
-    curl_easy_cleanup(c);
     serve_stop(srv);
     reg_must(registry_alias_delete(S, KS, "live", &err), &err, "alias delete");
 }
@@ -544,34 +563,16 @@ static void test_batching_gathers(void **state) {
     enum { CLIENTS = 4 };
     serve_server *srv = start(NULL, NULL, 0, CLIENTS, 50000);
     wait_ready(srv);
-    volatile int stop = 0;
+    atomic_int stop = 0;
     client cl[CLIENTS];
     pthread_t t[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++) {
-        cl[i] = (client){.srv = srv, .stop = &stop, .index = i};
-        assert_int_equal(pthread_create(&t[i], NULL, client_loop, &cl[i]), 0);
-    }
+    clients_start(srv, cl, t, CLIENTS, &stop);
     nanosleep(&(struct timespec){1, 0}, NULL);
-    stop = 1;
-    long ok = 0;
-    for (int i = 0; i < CLIENTS; i++) {
-        pthread_join(t[i], NULL);
-        ok += cl[i].ok;
-        assert_int_equal(cl[i].failed, 0);
-    }
-    CURL *c = curl_easy_init();
-    char url[128];
-    http_reply r;
-    serve_env_url(srv, "/metrics", url, sizeof url);
-    http_do(c, url, NULL, 0, NULL, NULL, &r);
-    const char *sum = strstr(r.body, "cassnn_batch_size_sum "), *count = strstr(r.body, "cassnn_batch_size_count ");
-    assert_non_null(sum);
-    assert_non_null(count);
-    const double mean = atof(sum + 22) / atof(count + 24);
-    print_message("%ld requests from %d clients, %.2f images per forward pass\n", ok, CLIENTS, mean);
+    const client sum = clients_stop(cl, t, CLIENTS, &stop);
+    assert_int_equal(sum.failed, 0);
+    const double mean = metric(srv, "cassnn_batch_size_sum") / metric(srv, "cassnn_batch_size_count");
+    print_message("%ld requests from %d clients, %.2f images per forward pass\n", sum.ok, CLIENTS, mean);
     assert_true(mean > 2.0);
-    http_reply_free(&r);
-    curl_easy_cleanup(c);
     serve_stop(srv);
 }
 
