@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cassnn/blob.h"
 #include "cassnn/feed.h"
 #include "cassnn/nn.h"
 #include "cassnn/png_dir.h"
@@ -201,7 +202,8 @@ static int gather(cql_session *s, const report_options *o, const char *ks, ks_re
         registry_get(s, ks, id, &r->model, err))
         return -1;
     registry_uuid_format(id, r->model_id);
-    int rc = r->model.network ? registry_net_decode(r->model.network, r->model.network_len, &net, err)
+    int rc = r->model.network ? blob_net_decode(r->model.network, r->model.network_len,
+                                                              &blob_tutorial_model, &net, err)
                               : cassnn_err_set(err, "model %s has no network blob", r->model_id);
     registry_model_free(&r->model); /* the columns stay */
     if (rc) return cassnn_err_wrap(err, "%s", r->model_id);

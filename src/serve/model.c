@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cassnn/blob.h"
 #include "cassnn/registry.h"
 
 int serve_model_load(cql_session *s, const char *keyspace, const uint8_t id[16], int max_images,
@@ -17,7 +18,9 @@ int serve_model_load(cql_session *s, const char *keyspace, const uint8_t id[16],
         free(m);
         return -1;
     }
-    int rc = row.network ? registry_net_decode(row.network, row.network_len, &m->net, err)
+    /* a row without a model description (the tutorial's own) is its net */
+    int rc = row.network ? blob_net_decode(row.network, row.network_len, &blob_tutorial_model,
+                                           &m->net, err)
                          : cassnn_err_set(err, "model %s has no network blob", m->id_text);
     m->accuracy = row.accuracy;
     m->loss = row.loss;

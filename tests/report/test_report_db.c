@@ -11,7 +11,7 @@
 
 #include <math.h>
 
-#include "cassnn/nn_safetensors.h"
+#include "cassnn/blob.h"
 #include "cassnn/registry.h"
 #include "serve/serve_test_env.h"
 
@@ -41,7 +41,7 @@ static int setup(void **state) {
     uint8_t *buf;
     size_t len;
     cassnn_err err = {0};
-    reg_must(nn_file_read(path, &buf, &len, &err), &err, "read the report");
+    reg_must(blob_file_read(path, &buf, &len, &err), &err, "read the report");
     HTML = realloc(buf, len + 1);
     HTML[len] = '\0';
     return 0;

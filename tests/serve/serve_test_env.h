@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <math.h>
 
+#include "cassnn/blob.h"
 #include "cassnn/feed.h"
 #include "cassnn/registry.h"
 #include "cassnn/registry_alias.h"
@@ -57,7 +58,7 @@ static inline void serve_env_expect(cql_session *s, const char *ks, const uint8_
     nn_exec *exec;
     cassnn_err err = {0};
     reg_must(registry_get(s, ks, id, &m, &err), &err, "registry_get");
-    reg_must(registry_net_decode(m.network, m.network_len, &net, &err), &err, "decode");
+    reg_must(blob_net_decode(m.network, m.network_len, &blob_tutorial_model, &net, &err), &err, "decode");
     reg_must(nn_exec_create(&exec, &net, 0, 1, 1, 0, &err), &err, "exec");
     float x[784], logp[10];
     for (int i = 0; i < 784; i++) x[i] = ((float)image[i] / 255.0f - NN_MNIST_MEAN) / NN_MNIST_STD;
