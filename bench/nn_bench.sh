@@ -1,50 +1,99 @@
 #!/usr/bin/env bash
-# nn_bench.sh - tutorial-net training (batch 64) and inference (batch 1000)
-# throughput on MNIST, cassnn vs PyTorch 1.13, in the same run, both on 2
-# threads.
+# nn_bench.sh - training (batch 64) and inference (batch 1000) throughput on
+# MNIST of two nets, cassnn against two PyTorch builds, all in one run, each
+# figure also as a fraction of the machine's FMA peak measured in the same run.
 #
-# Usage: bench/nn_bench.sh [BUILD_DIR] [EPOCHS]   (defaults: build, 1)
-# Needs: $CASSNN_DATA (default /work/shared/data) holding mnist/*.gz, and
-# Debian's /usr/bin/python3 with torch.
+# Usage: bench/nn_bench.sh [BUILD_DIR] [EPOCHS] [IMAGES] [ROUNDS]
+#   (defaults: build, 1, all, 1)
+#   IMAGES: train on the first IMAGES images of the training set only
+#   ROUNDS: run every program and configuration this many times, in turn;
+#           each figure is the best of its rounds (a busy machine slows some
+#           runs, never speeds one up)
+# Environment: CASSNN_DATA (default /work/shared/data) holding mnist/*.gz;
+#   NN_BENCH_THREADS (default: every CPU); NN_BENCH_TORCH2=0 leaves PyTorch 2.x
+#   out (no install).
 #
-# PyTorch runs in three configurations and the best one per metric is the
-# reference: torch.set_num_threads(2) with OPENBLAS_NUM_THREADS=1, the same
-# with OpenBLAS' default threads, and torch.set_num_threads(1). cassnn runs
-# with --threads 2. Both keep the whole data set decoded in memory and time
-# only training and inference; both report peak RSS of the whole process.
+# Nets: "tutorial" (the PyTorch MNIST example's) and "modern"
+#   conv(32,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2)
+#   flatten linear(128) relu dropout linear(10) logsoftmax
+# References:
+#   - PyTorch 1.13, Debian's python3-torch (/usr/bin/python3), in three
+#     configurations: torch.set_num_threads(T) with OPENBLAS_NUM_THREADS=1, the
+#     same with OpenBLAS' default threads, and torch.set_num_threads(1);
+#   - PyTorch 2.x from PyPI (oneDNN + MKL, AVX-512 where the processor has it),
+#     installed by this script into bench/.venv-torch (gitignored; the wheel
+#     pulls ~5 GB of CUDA packages but runs on the CPU): set_num_threads(T)
+#     and set_num_threads(1).
+# Each PyTorch's best configuration per figure is its reference. cassnn runs
+# with T threads and with 1, and its best counts too. All keep the data set decoded in memory and time only
+# training and inference; peak RSS is the whole process's.
+# Peak: bench/nn_bench_peak (an FMA loop on every CPU, per instruction set);
+# the fraction of peak counts the dense FLOPs of the convolutions and linear
+# layers (nn_bench's train_mflop_img / infer_mflop_img), for every program
+# alike (cassnn's sparse backward skips zero gradients, so its training
+# fraction counts work it did not have to do).
 set -euo pipefail
 
 BUILD=${1:-build}
 EPOCHS=${2:-1}
-BENCH="$BUILD/bench/nn_bench"
+IMAGES=${3:-0}
+ROUNDS=${4:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export CASSNN_DATA=${CASSNN_DATA:-/work/shared/data}
-[ -x "$BENCH" ] || { echo "no $BENCH: build first (cmake --build $BUILD --target nn_bench)" >&2; exit 1; }
-
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
-
-echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-cassnn=$("$BENCH" --threads 2 --epochs "$EPOCHS")
-echo "$cassnn"
-best_train=0 best_infer=0 best_cpu=0 best_train_cfg="" best_infer_cfg="" best_cpu_cfg=""
-for cfg in "OPENBLAS_NUM_THREADS=1 2" "default 2" "OPENBLAS_NUM_THREADS=1 1"; do
-    set -- $cfg
-    env_arg=$1 threads=$2
-    if [ "$env_arg" = default ]; then
-        out=$(/usr/bin/python3 "$HERE/nn_bench_torch.py" --threads "$threads" --epochs "$EPOCHS")
-    else
-        out=$(env "$env_arg" /usr/bin/python3 "$HERE/nn_bench_torch.py" --threads "$threads" --epochs "$EPOCHS")
-    fi
-    echo "$out  [$env_arg, torch.set_num_threads($threads)]"
-    t=$(field train_img_s "$out") i=$(field infer_img_s "$out") u=$(field train_img_per_cpu_s "$out")
-    if awk "BEGIN{exit !($u > $best_cpu)}"; then best_cpu=$u best_cpu_cfg="$env_arg, set_num_threads($threads)"; fi
-    if awk "BEGIN{exit !($t > $best_train)}"; then best_train=$t best_train_cfg="$env_arg, set_num_threads($threads)"; fi
-    if awk "BEGIN{exit !($i > $best_infer)}"; then best_infer=$i best_infer_cfg="$env_arg, set_num_threads($threads)"; fi
+THREADS=${NN_BENCH_THREADS:-$(nproc)}
+for b in nn_bench nn_bench_peak; do
+    [ -x "$BUILD/bench/$b" ] || { echo "no $BUILD/bench/$b: build first (cmake --build $BUILD --target $b)" >&2; exit 1; }
 done
-ct=$(field train_img_s "$cassnn") ci=$(field infer_img_s "$cassnn") cu=$(field train_img_per_cpu_s "$cassnn")
-awk -v ct="$ct" -v ci="$ci" -v cu="$cu" -v bt="$best_train" -v bi="$best_infer" -v bu="$best_cpu" \
-    -v tc="$best_train_cfg" -v ic="$best_infer_cfg" -v uc="$best_cpu_cfg" 'BEGIN {
-    printf "training  (batch 64):   cassnn %6.0f img/s, PyTorch %6.0f img/s (%s): %.2fx\n", ct, bt, tc, ct / bt
-    printf "inference (batch 1000): cassnn %6.0f img/s, PyTorch %6.0f img/s (%s): %.2fx\n", ci, bi, ic, ci / bi
-    printf "training per CPU-second: cassnn %6.0f img, PyTorch %6.0f img (%s): %.2fx\n", cu, bu, uc, cu / bu
-}'
+MODERN='conv(32,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2) flatten linear(128) relu dropout linear(10) logsoftmax'
+
+VENV="$HERE/.venv-torch"
+torch2=""
+if [ "${NN_BENCH_TORCH2:-1}" = 0 ]; then
+    echo "PyTorch 2.x left out (NN_BENCH_TORCH2=0)"
+elif [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+    echo "installing PyTorch 2.x from PyPI into $VENV (~5 GB with its CUDA packages)..."
+    if python3 -m venv "$VENV" && "$VENV/bin/pip" install -q torch numpy; then :; else
+        echo "PyTorch 2.x could not be installed: it is left out of this run" >&2
+    fi
+fi
+if [ "${NN_BENCH_TORCH2:-1}" != 0 ] && "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+    torch2="$VENV/bin/python"
+fi
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+"$BUILD/bench/nn_bench_peak" --threads "$THREADS" | tee -a "$results"
+
+run() { # NAME NET CONFIG COMMAND...: one program's line, tagged
+    local name=$1 net=$2 cfg=$3
+    shift 3
+    local out
+    out=$("$@") || { echo "$name ($cfg) failed" >&2; return 0; }
+    echo "$name net=$net cfg=[$cfg] ${out#* }" | tee -a "$results"
+}
+
+for round in $(seq "$ROUNDS"); do
+  echo "round $round of $ROUNDS"
+  for net in tutorial modern; do
+    desc=$net
+    [ "$net" = modern ] && desc=$MODERN
+    for t in $(printf '%s\n' "$THREADS" 1 | uniq); do
+        run cassnn "$net" "threads=$t" "$BUILD/bench/nn_bench" --model "$desc" --threads "$t" \
+            --epochs "$EPOCHS" --images "$IMAGES"
+    done
+    args=(--net "$net" --epochs "$EPOCHS" --images "$IMAGES")
+    run torch1 "$net" "OPENBLAS_NUM_THREADS=1, set_num_threads($THREADS)" \
+        env OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$HERE/nn_bench_torch.py" "${args[@]}" --threads "$THREADS"
+    run torch1 "$net" "set_num_threads($THREADS)" \
+        /usr/bin/python3 "$HERE/nn_bench_torch.py" "${args[@]}" --threads "$THREADS"
+    run torch1 "$net" "OPENBLAS_NUM_THREADS=1, set_num_threads(1)" \
+        env OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$HERE/nn_bench_torch.py" "${args[@]}" --threads 1
+    if [ -n "$torch2" ]; then
+        run torch2 "$net" "set_num_threads($THREADS)" "$torch2" "$HERE/nn_bench_torch.py" "${args[@]}" --threads "$THREADS"
+        run torch2 "$net" "set_num_threads(1)" "$torch2" "$HERE/nn_bench_torch.py" "${args[@]}" --threads 1
+    fi
+  done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+/usr/bin/python3 "$HERE/nn_bench_table.py" "$results"

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""PyTorch side of bench/nn_bench.sh: the tutorial Net on MNIST, trained for
---epochs epochs at batch 64 (SGD lr 0.01 momentum 0.5) and then inference
-over the test set 3 times at batch 1000 under torch.no_grad().
+"""PyTorch side of bench/nn_bench.sh: the tutorial Net (--net tutorial) or the
+"modern" net (--net modern: MODERN below, as cassnn's description) on MNIST,
+trained for --epochs epochs at batch 64 (SGD lr 0.01 momentum 0.5) and then
+inference over the test set 3 times at batch 1000 under torch.no_grad().
+Runs with any PyTorch (Debian's 1.13, PyPI's 2.x).
 
 PyTorch gets its best case: the data is decoded and normalised into one
 float tensor before timing (no DataLoader, no per-batch Python transforms),
 batches are slices of a shuffled index. Prints one line:
   torch train_img_s=... train_img_per_cpu_s=... infer_img_s=... accuracy=...
-        peak_rss_mb=... threads=N
+        peak_rss_mb=... threads=N version=...
 (train_img_per_cpu_s: images per CPU-second of the whole process, steadier
 than wall-clock throughput on a shared, busy machine.)
 """
@@ -21,11 +23,32 @@ import time
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/reference"))
 from tutorial_net import Net  # noqa: E402  (the tutorial's network, shared)
+
+
+class Modern(nn.Module):
+    """conv(32,k=3,p=1) bn relu maxpool(2) conv(64,k=3,p=1) bn relu maxpool(2)
+    flatten linear(128) relu dropout linear(10) logsoftmax"""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(32)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(64)
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        x = F.dropout(F.relu(self.fc1(torch.flatten(x, 1))), 0.5, self.training)
+        return F.log_softmax(self.fc2(x), dim=1)
 
 
 def read_idx(path):
@@ -48,16 +71,20 @@ def load(folder, prefix):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(os.environ.get("CASSNN_DATA", "data"), "mnist"))
+    ap.add_argument("--net", choices=("tutorial", "modern"), default="tutorial")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--test-batch-size", type=int, default=1000)
+    ap.add_argument("--images", type=int, default=0, help="train on the first N images only")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     train_x, train_y = load(a.data, "train")
+    if 0 < a.images < len(train_x):
+        train_x, train_y = train_x[:a.images], train_y[:a.images]
     test_x, test_y = load(a.data, "t10k")
-    model = Net()
+    model = Net() if a.net == "tutorial" else Modern()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
 
     model.train()
@@ -87,9 +114,9 @@ def main():
     infer_s = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("torch train_img_s=%.0f train_img_per_cpu_s=%.0f infer_img_s=%.0f accuracy=%.4f "
-          "peak_rss_mb=%.1f threads=%d"
+          "peak_rss_mb=%.1f threads=%d version=%s"
           % (images / train_s, images / train_cpu, inferred / infer_s, correct / len(test_x), rss,
-             a.threads))
+             a.threads, torch.__version__.split("+")[0]))
 
 
 if __name__ == "__main__":

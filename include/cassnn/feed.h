@@ -2,9 +2,9 @@
  * Cassandra.
  *
  * A raw table (id int PRIMARY KEY, label int, pixels list<int>) or its blob
- * layout (name ending in _blob: pixels blob of 784 bytes) is read with
- * parallel token-range scans: the ring is cut into equal ranges and several
- * threads each page through their ranges with a prepared
+ * layout (name ending in _blob: pixels as one blob, 784 bytes for MNIST) is
+ * read with parallel token-range scans: the ring is cut into equal ranges
+ * and several threads each page through their ranges with a prepared
  * `SELECT ... WHERE token(id) > ? AND token(id) <= ?`; the session's pager
  * requests the next page as soon as one arrives (read-ahead), so the node
  * works while rows are decoded. A range the node fails to answer is read
@@ -41,9 +41,11 @@ typedef struct data_scan_options {
     int32_t page_size;/* rows per page (<= 0: 200 blob layout, 40 list layout) */
 } data_scan_options;
 
-/* Reads every row of keyspace.table into out (1x28x28, sorted by id; labels
- * -1 where the row has none). Errors name the table and row id: a pixels
- * cell that is not 784 values of 0..255, a label outside -1..9 or a
+/* Reads every row of keyspace.table into out, sorted by id (labels -1
+ * where the row has none), in the shape of its first row (table_plan.h:
+ * 1x28x28 for MNIST); an empty table gives an empty set. Errors name the
+ * table and row id: a pixels cell with another number of pixels than the
+ * first row or values outside 0..255, a label that is no class number, or a
  * failed page. o may be NULL (defaults). */
 int data_table_load(cql_session *s, const char *keyspace, const char *table,
                     const data_scan_options *o, data_images *out, cassnn_err *err);

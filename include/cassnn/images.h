@@ -20,6 +20,16 @@ typedef struct data_images {
     int32_t *ids;                 /* row id of each image (table id or record index) */
 } data_images;
 
+/* The shape of one image (channels x rows x cols). */
+typedef struct data_shape {
+    int channels, rows, cols;
+} data_shape;
+
+/* The shape of an image stored as n pixels with no shape beside them (a
+ * raw table's pixels cell): 1xKxK when n is a square (grayscale), 3xKxK when
+ * n/3 is one (RGB); no n is both. -1 for any other n. */
+int data_shape_from_pixels(size_t n, data_shape *out);
+
 /* What a reader saw, for its caller's summary. A reader told to skip bad
  * records (rows, files) counts them here and keeps the first one's error. */
 typedef struct data_load_stats {

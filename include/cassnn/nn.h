@@ -132,8 +132,10 @@ long nn_layer_out_size(const nn_layer *l);
  * layer), independent of the thread count. BatchNorm2d in training uses the
  * statistics of the WHOLE batch, as PyTorch: the threads meet at a barrier
  * per batchnorm layer (forward and backward) and combine their per-channel
- * partial sums in thread order. OpenBLAS runs single-threaded inside each
- * of our threads. */
+ * partial sums in thread order. Inference (no batch statistics) runs each
+ * thread's chunk in pieces of 32 images (or of the training chunk, if
+ * larger), so the workspaces are sized for that, not for the whole chunk.
+ * OpenBLAS and oneDNN run single-threaded inside each of our threads. */
 typedef struct nn_exec nn_exec;
 
 int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval_batch,

@@ -5,14 +5,17 @@
  * parameter gradients (dweight += ...) so that a caller can sum several
  * chunks into one buffer, and OVERWRITES the input gradient din. A NULL din
  * means "nobody needs it" (the first layer) and skips that work.
- * Nothing here allocates, locks or spawns threads: nn_exec (nn.h) calls these
- * on its own preallocated workspaces, one chunk of the batch per thread.
+ * Nothing here locks or spawns threads, and nothing but nn_conv2d_create
+ * and nn_conv2d_prepare allocates (a conv call with a new number of images
+ * prepares it): nn_exec (nn.h) calls these on its own preallocated
+ * workspaces, one chunk of the batch per thread.
  */
 #ifndef CASSNN_NN_LAYERS_H
 #define CASSNN_NN_LAYERS_H
 
 #include <stdint.h>
 
+#include "cassnn/error.h"
 #include "cassnn/nn_rng.h"
 
 /* Geometry of a 2-D convolution or pooling window over one image. */
@@ -22,22 +25,21 @@ typedef struct nn_conv_shape {
     int k, stride, pad;
 } nn_conv_shape;
 
-/* Images per sgemm when the forward pass goes through im2row: one call per
- * block keeps BLAS efficient (a single image's matrices are tiny). */
-#define NN_CONV_BLOCK 16
-
-/* Floats of the scratch buffer the conv kernels need (forward and backward
- * share one: nothing survives from one call to the next). */
-long nn_conv2d_scratch_floats(const nn_conv_shape *s);
-
-/* Conv2d, weight [out_c][in_c][k][k] (PyTorch layout), bias [out_c]. */
-void nn_conv2d_forward(float *out, float *scratch, const float *in, const float *weight,
-                       const float *bias, int n, const nn_conv_shape *s);
-/* in is the forward input. Weight gradients visit only the non-zero output
- * gradients when most are zero (after max-pool, ReLU and dropout). */
-void nn_conv2d_backward(float *din, float *dweight, float *dbias, float *scratch,
-                        const float *dout, const float *in, const float *weight, int n,
-                        const nn_conv_shape *s);
+/* Conv2d, weight [out_c][in_c][k][k] (PyTorch layout), bias [out_c]. An
+ * nn_conv2d holds what the kernels keep between calls for one shape
+ * (oneDNN's primitives per number of images, their buffers, the sparse
+ * path's lists): one per thread. A call with a number of images not
+ * prepared before allocates its plan first (see dnnl_conv.h in src/nn). */
+typedef struct nn_conv2d nn_conv2d;
+int nn_conv2d_create(nn_conv2d **out, const nn_conv_shape *s, cassnn_err *err);
+int nn_conv2d_prepare(nn_conv2d *c, int n, cassnn_err *err);
+void nn_conv2d_free(nn_conv2d *c);
+void nn_conv2d_forward(nn_conv2d *c, float *out, const float *in, const float *weight,
+                       const float *bias, int n);
+/* in is the forward input. When most output gradients are zero (after
+ * max-pool, ReLU and dropout), only the non-zero ones are visited. */
+void nn_conv2d_backward(nn_conv2d *c, float *din, float *dweight, float *dbias,
+                        const float *dout, const float *in, const float *weight, int n);
 
 /* Max pooling (no padding, floor mode like PyTorch); argmax records which
  * input fed each output, for backward. */

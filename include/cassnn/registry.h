@@ -20,6 +20,7 @@
 #include "cassnn/cql.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
+#include "cassnn/nn_train.h"
 
 /* ---- ids ---- */
 
@@ -81,6 +82,12 @@ int registry_insert(cql_session *s, const char *keyspace, const registry_model *
 int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], registry_model *out,
                  cassnn_err *err);
 
+/* The net in row id's network blob (a blob that names no model holds the
+ * tutorial's net, as the tutorial's own rows do). row, when not NULL, gets
+ * the row's columns without its blobs. The caller frees net. */
+int registry_load_net(cql_session *s, const char *keyspace, const uint8_t id[16], nn_net *net,
+                      registry_model *row, cassnn_err *err);
+
 /* Every row of both tables without blobs (sizes filled), newest first. */
 int registry_list(cql_session *s, const char *keyspace, registry_model **out, size_t *n,
                   cassnn_err *err);
@@ -101,6 +108,69 @@ int registry_best(cql_session *s, const char *keyspace, registry_metric by,
 /* Deletes the row with this id from whichever table holds it; fails when
  * neither does. */
 int registry_delete(cql_session *s, const char *keyspace, const uint8_t id[16], cassnn_err *err);
+
+/* ---- a training run's checkpoints ---- */
+
+/* What every checkpoint of one training run shares (borrowed). */
+typedef struct registry_run {
+    const nn_net *net;
+    const nn_optim *opt;
+    uint64_t seed;
+    int batch_size;
+    blob_format format;          /* of the rows' blobs */
+} registry_run;
+
+/* Where the run continues after progress point p: the batch after it,
+ * which opens the next epoch when p was the epoch's last. */
+registry_train_state registry_state_after(const registry_run *r, const nn_train_progress *p);
+
+/* The models_train row of progress point p (epoch, batch_percent, the
+ * batch's loss) with the run's net and optimizer as they are now and
+ * registry_state_after(p). */
+int registry_train_row(registry_model *out, const registry_run *r, const nn_train_progress *p,
+                       cassnn_err *err);
+
+/* The models_test row of a test (loss: mean NLL, accuracy) taken before
+ * epoch next_epoch, the one a run resumed from it starts with. */
+int registry_test_row(registry_model *out, const registry_run *r, int next_epoch,
+                      const nn_eval_stats *t, cassnn_err *err);
+
+/* Checkpoint `id` (text) of keyspace: creates its net and its optimizer and
+ * says where its run stood, for a run resumed from it. A row without a run
+ * position (the tutorial's own) is refused. The caller frees net and opt. */
+int registry_load_checkpoint(cql_session *s, const char *keyspace, const char *id, nn_net *net,
+                             nn_optim *opt, registry_train_state *ts, cassnn_err *err);
+
+/* ---- model files ---- */
+
+typedef struct registry_import_options {
+    const char *network_path;    /* a network file: safetensors or a PyTorch pickle */
+    const char *optimizer_path;  /* NULL, or an optimizer file for that network */
+    float loss, accuracy;        /* NAN when unknown (stored as null) */
+    const blob_model *model;     /* the network of a file that names none (a plain PyTorch
+                                  * state_dict); NULL: such a file is refused */
+} registry_import_options;
+
+/* Decodes the files (every tensor name and shape checked against the
+ * model), then stores them re-encoded as safetensors with their
+ * description as a new models_test row; its id in id_out. Errors name the
+ * file. */
+int registry_import_files(cql_session *s, const char *keyspace, const registry_import_options *o,
+                          uint8_t id_out[16], cassnn_err *err);
+
+typedef struct registry_export_options {
+    const char *network_path;    /* the network blob goes here */
+    const char *optimizer_path;  /* NULL, or the optimizer blob goes here */
+    const blob_format *format;   /* NULL: the blobs as stored; else converted to *format */
+    const blob_model *model;     /* converting a blob that names no network (a tutorial row):
+                                  * which one (NULL: blob_tutorial_model) */
+} registry_export_options;
+
+/* Writes the blobs of model id to files; *network_bytes and
+ * *optimizer_bytes (0 when not written) say how large. */
+int registry_export_files(cql_session *s, const char *keyspace, const uint8_t id[16],
+                          const registry_export_options *o, size_t *network_bytes,
+                          size_t *optimizer_bytes, cassnn_err *err);
 
 /* ---- asynchronous checkpoint writer ---- */
 

@@ -13,11 +13,7 @@
  * Memory: the buffer, the slots and the readers' pages are allocated once
  * from the budget (data_stream_memory), never more.
  *
- * Choosing a mode (data_table_rows, data_load_once_bytes): the row count
- * comes from the node's system.size_estimates (cheap, but only covers data
- * flushed to SSTables and is refreshed every few minutes), or from an exact
- * count (count(*) per token range, in parallel) when the node has no
- * estimate for the table yet.
+ * Which tables stream is decided by table_plan.h.
  */
 #ifndef CASSNN_STREAM_H
 #define CASSNN_STREAM_H
@@ -28,28 +24,7 @@
 #include "cassnn/cql.h"
 #include "cassnn/feed.h"
 #include "cassnn/nn_train.h"
-
-/* Bytes one image row takes in memory (pixels, label, id). */
-#define DATA_ROW_BYTES (28 * 28 + 2 + 4)
-
-/* Rows of keyspace.table: the node's estimate (*exact = 0) or, when it has
- * none, a count (*exact = 1). */
-int data_table_rows(cql_session *s, const char *keyspace, const char *table,
-                    const data_scan_options *o, long *rows, int *exact, cassnn_err *err);
-
-/* Exact row count: count(*) per token range, ranges in parallel. */
-int data_table_count(cql_session *s, const char *keyspace, const char *table,
-                     const data_scan_options *o, long *rows, cassnn_err *err);
-
-/* Peak memory of data_table_load for rows rows: the rows as read plus the
- * sorted copy. */
-size_t data_load_once_bytes(long rows);
-
-/* Half of MemAvailable (/proc/meminfo); 1 GiB when it cannot be read. */
-size_t data_default_memory_budget(void);
-
-/* "123", "64K", "64M", "2G" (powers of 1024) -> bytes; -1 when not a size. */
-int data_parse_size(const char *text, size_t *bytes);
+#include "cassnn/table_plan.h"
 
 typedef struct data_stream_options {
     data_scan_options scan;  /* ranges, reader threads, page size (defaults as data_table_load;
@@ -60,13 +35,17 @@ typedef struct data_stream_options {
     float mean, std;         /* normalisation, as data_feed_init */
     long rows;               /* the table's exact row count when known (data_table_count);
                               * 0: data_stream_open counts */
+    data_shape shape;        /* the images' shape when known (data_table_shape); zero:
+                              * data_stream_open reads it from the first row */
 } data_stream_options;
 
 typedef struct data_stream data_stream;
 
-/* Counts the table's rows (the epoch size) unless o->rows gives them, and
- * allocates the buffer and slots. Errors: the node's, or a budget too small for the readers' slots
- * and pages (the message says how much is needed). */
+/* Counts the table's rows (the epoch size) unless o->rows gives them, takes
+ * the shape of its first row unless o->shape gives it, and allocates the
+ * buffer and slots. Errors: the node's, an empty table, or a budget too
+ * small for the readers' slots and pages (the message says how much is
+ * needed). */
 int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, const char *table,
                      const data_stream_options *o, cassnn_err *err);
 

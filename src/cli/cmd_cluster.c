@@ -12,9 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cassnn/cql.h"
+#include "cassnn/conn.h"
 #include "commands.h"
-#include "connect.h"
 
 static int run_launcher(int argc, char **argv) {
     const char *home = getenv("CASSNN_HOME");
@@ -52,14 +51,16 @@ static int print_supported(void) {
     cql_session *s = NULL;
     cassnn_err err = {0};
     cql_multimap m = {0};
-    if (cli_connect(NULL, 0, 0, &s, &err) || cql_options(s, &m, &err)) {
+    conn_options o;
+    conn_options_init(&o);
+    if (conn_options_from_env(&o, &err) || conn_open(&o, NULL, 0, &s, &err) ||
+        cql_options(s, &m, &err)) {
         fprintf(stderr, "cassnn cluster: the node does not answer CQL: %s\n", err.msg);
         cql_session_close(s);
         return 1;
     }
-    const char *host = getenv("CASSNN_HOST");
-    printf("%s:%s answered OPTIONS with SUPPORTED:", host && *host ? host : "127.0.0.1",
-           getenv("CASSNN_PORT") ? getenv("CASSNN_PORT") : "9042");
+    printf("%s:%d answered OPTIONS with SUPPORTED:", o.hosts[0] ? o.hosts : "127.0.0.1",
+           o.port ? o.port : 9042);
     for (size_t i = 0; i < m.n; i++) {
         printf(" %s=[", m.entries[i].key);
         for (size_t j = 0; j < m.entries[i].n_values; j++)

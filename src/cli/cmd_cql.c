@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cassnn/cql.h"
+#include "args.h"
 #include "commands.h"
-#include "connect.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -18,12 +18,11 @@ static void usage(FILE *out) {
             "  --format table    aligned columns like cqlsh (default)\n"
             "  --format csv      RFC 4180: header line, CRLF line ends, quoted when needed\n"
             "  --page-size N     rows fetched per page (default 5000)\n"
-            "  --consistency L   ONE, QUORUM, LOCAL_ONE, LOCAL_QUORUM, ALL, ... (default LOCAL_ONE)\n"
-            "%s",
-            cli_conn_usage);
+            "  --consistency L   ONE, QUORUM, LOCAL_ONE, LOCAL_QUORUM, ALL, ... (default LOCAL_ONE)\n");
 }
 
-static int parse_consistency(const char *s, int *out) {
+/* --consistency LEVEL (a cli_flag call). */
+static int parse_consistency(void *out, const char *name, const char *s) {
     static const struct { const char *name; int level; } levels[] = {
         {"ANY", CQL_ANY}, {"ONE", CQL_ONE}, {"TWO", CQL_TWO}, {"THREE", CQL_THREE}, {"QUORUM", CQL_QUORUM},
         {"ALL", CQL_ALL}, {"LOCAL_QUORUM", CQL_LOCAL_QUORUM}, {"EACH_QUORUM", CQL_EACH_QUORUM},
@@ -31,9 +30,10 @@ static int parse_consistency(const char *s, int *out) {
     };
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
         if (!strcasecmp(s, levels[i].name)) {
-            *out = levels[i].level;
+            *(int *)out = levels[i].level;
             return 0;
         }
+    fprintf(stderr, "cassnn cql: --%s %s: unknown level\n", name, s);
     return -1;
 }
 
@@ -109,148 +109,131 @@ static void table_print(const table *t, FILE *out) {
     fprintf(out, "\n(%lld rows)\n", (long long)t->n_rows);
 }
 
-int cmd_cql(int argc, char **argv) {
-    cli_conn_opts conn = {0};
-    const char *keyspace = NULL, *format = "table", *statement = NULL;
-    int page_size = 0, consistency = CQL_DEFAULT;
-    cassnn_err err = {0};
-    for (int i = 1; i < argc; i++) {
-        int r = cli_conn_flag(&conn, argc, argv, &i, &err);
-        if (r < 0) {
-            fprintf(stderr, "cassnn cql: %s\n", err.msg);
-            return 2;
-        }
-        if (r) continue;
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--keyspace") && i + 1 < argc) {
-            keyspace = argv[++i];
-        } else if (!strcmp(a, "--format") && i + 1 < argc) {
-            format = argv[++i];
-            if (strcmp(format, "table") && strcmp(format, "csv")) {
-                fprintf(stderr, "cassnn cql: --format %s: expected table or csv\n", format);
-                return 2;
-            }
-        } else if (!strcmp(a, "--page-size") && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 1000000) {
-                fprintf(stderr, "cassnn cql: --page-size %s: expected 1..1000000\n", argv[i]);
-                return 2;
-            }
-            page_size = (int)n;
-        } else if (!strcmp(a, "--consistency") && i + 1 < argc) {
-            if (parse_consistency(argv[++i], &consistency)) {
-                fprintf(stderr, "cassnn cql: --consistency %s: unknown level\n", argv[i]);
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "cassnn cql: unknown or incomplete option %s\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!statement) {
-            statement = a;
-        } else {
-            fprintf(stderr, "cassnn cql: give one statement (quote it); extra argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!statement) {
-        usage(stderr);
-        return 2;
-    }
+/* What a statement's rows become: CSV written as they come, or a table
+ * printed at the end. */
+typedef struct output {
+    int csv;
+    int header_done;
+    table t;
+    cql_buf cell;
+} output;
 
-    cql_session *s;
-    if (cli_conn_open(&conn, keyspace, 0, &s, &err)) {
-        fprintf(stderr, "cassnn cql: %s\n", err.msg);
-        return 1;
+static int out_of_memory(cassnn_err *err) { return cassnn_err_set(err, "out of memory"); }
+
+/* The column names, once: a CSV line, or the table's header. */
+static int output_header(output *o, const cql_result *page, cassnn_err *err) {
+    const int32_t nc = cql_result_column_count(page);
+    o->header_done = 1;
+    if (o->csv) {
+        for (int32_t c = 0; c < nc; c++) {
+            if (c) fputc(',', stdout);
+            csv_field(stdout, cql_result_column(page, c)->name.p, cql_result_column(page, c)->name.len);
+        }
+        fputs("\r\n", stdout);
+        return 0;
     }
-    cql_statement st = cql_stmt(statement, NULL, 0);
-    st.page_size = page_size;
-    st.consistency = consistency;
-    int csv = !strcmp(format, "csv");
+    table *t = &o->t;
+    t->n_cols = nc;
+    t->width = calloc((size_t)nc + 1, sizeof *t->width);
+    t->names = calloc((size_t)nc + 1, sizeof *t->names);
+    if (!t->width || !t->names) return out_of_memory(err);
+    for (int32_t c = 0; c < nc; c++) {
+        const cql_str *name = &cql_result_column(page, c)->name;
+        t->width[c] = name->len;
+        if (!(t->names[c] = strndup(name->p, name->len))) return out_of_memory(err);
+    }
+    return 0;
+}
+
+static int output_rows(output *o, const cql_result *page, cassnn_err *err) {
+    const int32_t nc = cql_result_column_count(page);
+    for (int32_t r = 0; r < cql_result_row_count(page); r++, o->t.n_rows++) {
+        for (int32_t c = 0; c < nc; c++) {
+            o->cell.len = 0;
+            cql_cell_format(cql_result_cell(page, r, c), cql_result_column(page, c)->type,
+                            &o->cell, o->csv ? "" : "null");
+            if (o->cell.oom || (!o->csv && table_add(&o->t, (const char *)o->cell.data,
+                                                     o->cell.len, c)))
+                return cassnn_err_set(err, "out of memory formatting row %lld",
+                                      (long long)o->t.n_rows);
+            if (o->csv) {
+                if (c) fputc(',', stdout);
+                csv_field(stdout, (const char *)o->cell.data, o->cell.len);
+            }
+        }
+        if (o->csv) fputs("\r\n", stdout);
+    }
+    return 0;
+}
+
+static void output_free(output *o) {
+    cql_buf_free(&o->cell);
+    cql_buf_free(&o->t.text);
+    free(o->t.cells);
+    free(o->t.width);
+    for (int32_t c = 0; o->t.names && c < o->t.n_cols; c++) free(o->t.names[c]);
+    free(o->t.names);
+}
+
+/* Every page of the statement into o; a DDL statement waits for schema
+ * agreement. */
+static int run_statement(cql_session *s, const cql_statement *st, output *o, cassnn_err *err) {
     cql_pager *pg;
     const cql_result *page;
-    int header_done = 0;
-    table t = {0};
-    cql_buf cell = {0};
-    int rc = cql_pager_open(s, &st, &pg, &err), more = 0, status = 0;
-    while (!rc && (more = cql_pager_next(pg, &page, &err)) == 1) {
-        if (page->kind == CQL_RESULT_SCHEMA_CHANGE && cql_wait_schema_agreement(s, 10000, &err)) {
+    if (cql_pager_open(s, st, &pg, err)) return -1;
+    int more;
+    while ((more = cql_pager_next(pg, &page, err)) == 1) {
+        if (page->kind == CQL_RESULT_SCHEMA_CHANGE && cql_wait_schema_agreement(s, 10000, err)) {
             more = -1;
             break;
         }
         if (page->kind != CQL_RESULT_ROWS) continue;
-        int32_t nc = cql_result_column_count(page);
-        if (!header_done) { /* header, once */
-            if (csv) {
-                for (int32_t c = 0; c < nc; c++) {
-                    if (c) fputc(',', stdout);
-                    csv_field(stdout, cql_result_column(page, c)->name.p, cql_result_column(page, c)->name.len);
-                }
-                fputs("\r\n", stdout);
-            } else {
-                t.n_cols = nc;
-                t.width = calloc((size_t)nc + 1, sizeof *t.width);
-                t.names = calloc((size_t)nc + 1, sizeof *t.names);
-                if (!t.width || !t.names) {
-                    more = -1;
-                    cassnn_err_set(&err, "out of memory");
-                    break;
-                }
-                for (int32_t c = 0; c < nc; c++) t.width[c] = cql_result_column(page, c)->name.len;
-            }
-            header_done = 1;
-            for (int32_t c = 0; !csv && c < nc; c++) {
-                const cql_str *name = &cql_result_column(page, c)->name;
-                if (!(t.names[c] = strndup(name->p, name->len))) {
-                    more = -1;
-                    cassnn_err_set(&err, "out of memory");
-                    break;
-                }
-            }
-            if (more < 0) break;
+        if ((!o->header_done && output_header(o, page, err)) || output_rows(o, page, err)) {
+            more = -1;
+            break;
         }
-        for (int32_t r = 0; r < cql_result_row_count(page); r++) {
-            for (int32_t c = 0; c < nc; c++) {
-                cell.len = 0;
-                cql_cell_format(cql_result_cell(page, r, c), cql_result_column(page, c)->type, &cell,
-                                csv ? "" : "null");
-                if (cell.oom || (!csv && table_add(&t, (const char *)cell.data, cell.len, c))) {
-                    more = -1;
-                    cassnn_err_set(&err, "out of memory formatting row %lld", (long long)t.n_rows);
-                    break;
-                }
-                if (csv) {
-                    if (c) fputc(',', stdout);
-                    csv_field(stdout, (const char *)cell.data, cell.len);
-                }
-            }
-            if (more < 0) break;
-            if (csv) fputs("\r\n", stdout);
-            t.n_rows++;
-        }
-        if (more < 0) break;
     }
-    if (rc || more < 0) {
+    cql_pager_close(pg);
+    return more < 0 ? -1 : 0;
+}
+
+int cmd_cql(int argc, char **argv) {
+    static const char *const formats[] = {"table", "csv", NULL};
+    conn_options conn;
+    conn_options_init(&conn);
+    const char *keyspace = NULL, *statement = NULL;
+    int page_size = 0, consistency = CQL_DEFAULT;
+    output o = {0};
+    const cli_flag flags[] = {
+        CLI_FLAG("keyspace", CLI_TEXT, &keyspace),
+        CLI_CHOICES("format", &o.csv, formats),
+        CLI_RANGE("page-size", CLI_INT, &page_size, 1, 1000000),
+        {"consistency", CLI_CALL, &consistency, 0, 0, NULL, parse_consistency},
+        CLI_END,
+    };
+    cli_command cmd = {.name = "cql", .usage = usage, .flags = flags, .conn = &conn,
+                       .args = &statement, .max_args = 1};
+    const int st = cli_parse(&cmd, argc, argv);
+    if (st != CLI_GO) return st;
+    if (!statement) return cli_usage_error(&cmd, "give one statement (quote it)");
+    cql_session *s;
+    if (cli_connect(&cmd, keyspace, 0, &s)) return 1;
+    cassnn_err err = {0};
+    cql_statement stmt = cql_stmt(statement, NULL, 0);
+    stmt.page_size = page_size;
+    stmt.consistency = consistency;
+    int status = 0;
+    if (run_statement(s, &stmt, &o, &err)) {
         fprintf(stderr, "cassnn cql: %s\n", err.msg);
         status = 1;
-    } else if (!csv && header_done) {
-        table_print(&t, stdout);
+    } else if (!o.csv && o.header_done) {
+        table_print(&o.t, stdout);
     }
     if (fflush(stdout)) {
         perror("cassnn cql: writing output");
         status = 1;
     }
-    cql_buf_free(&cell);
-    cql_buf_free(&t.text);
-    free(t.cells);
-    free(t.width);
-    for (int32_t c = 0; t.names && c < t.n_cols; c++) free(t.names[c]);
-    free(t.names);
-    cql_pager_close(rc ? NULL : pg);
+    output_free(&o);
     cql_session_close(s);
     return status;
 }

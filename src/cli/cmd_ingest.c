@@ -1,4 +1,5 @@
-/* cmd_ingest.c - `cassnn ingest`: load image files into the raw tables.
+/* cmd_ingest.c - `cassnn ingest`: load image files into the raw tables,
+ * through libcassnn's ingest run (run.h); this file parses and prints.
  *
  * Order of work, which is the point of the command's design:
  *   1. read and validate every input completely (readers check whole files);
@@ -8,36 +9,23 @@
  * a run stopped by Ctrl-C or a node failure reports how far it got, and the
  * same command run again completes it.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cassnn/csv.h"
+#include "args.h"
 #include "cassnn/dataset.h"
-#include "cassnn/idx.h"
-#include "cassnn/ingest.h"
-#include "cassnn/png_dir.h"
+#include "cassnn/run.h"
 #include "cassnn/schema.h"
 #include "commands.h"
-#include "connect.h"
-
-enum { MAX_SETS = DATA_INGEST_MAX_SETS, TRAIN = 0, TEST = 1, PREDICT = 2 };
 
 typedef struct ingest_args {
-    const char *keyspace, *train, *predict, *idx, *png, *table, *dataset, *mirror, *datacenter, *host;
-    double split;
-    int replication, skip_bad, verify, blob_layout, concurrency, port;
+    run_ingest_options run;
+    conn_options conn;
+    int verify;
 } ingest_args;
-
-typedef struct loaded_set {
-    data_images images;
-    char source[1200];
-    const char *table;
-} loaded_set;
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -63,231 +51,60 @@ static void usage(FILE *out) {
             "                    tables, pixels as one 784-byte blob: faster)\n"
             "  --skip-bad        skip and count bad rows/images instead of failing\n"
             "  --verify          read the tables back and compare counts and checksums\n"
-            "  --concurrency N   INSERTs in flight (default 128)\n"
-            "  --host H --port P the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n");
+            "  --concurrency N   INSERTs in flight (default 128)\n");
 }
 
-static int parse_args(int argc, char **argv, ingest_args *a) {
-    static const struct option options[] = {
-        {"keyspace", required_argument, NULL, 'k'}, {"train", required_argument, NULL, 't'},
-        {"split", required_argument, NULL, 's'},    {"predict", required_argument, NULL, 'p'},
-        {"idx", required_argument, NULL, 'i'},      {"png", required_argument, NULL, 'g'},
-        {"table", required_argument, NULL, 'T'},    {"dataset", required_argument, NULL, 'd'},
-        {"replication", required_argument, NULL, 'r'}, {"dc", required_argument, NULL, 'D'},
-        {"layout", required_argument, NULL, 'l'},   {"skip-bad", no_argument, NULL, 'S'},
-        {"verify", no_argument, NULL, 'v'},         {"concurrency", required_argument, NULL, 'c'},
-        {"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'P'},
-        {"mirror", required_argument, NULL, 'm'},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+static int parse_args(int argc, char **argv, ingest_args *a, cli_command *cmd) {
+    static const char *const layouts[] = {"tutorial", "blob", NULL};
+    memset(a, 0, sizeof *a);
+    run_ingest_defaults(&a->run);
+    conn_options_init(&a->conn);
+    run_ingest_options *o = &a->run;
+    const cli_flag flags[] = {
+        CLI_FLAG("keyspace", CLI_TEXT, &o->keyspace),
+        CLI_FLAG("train", CLI_TEXT, &o->train_csv),
+        CLI_RANGE("split", CLI_NUMBER, &o->split, 1e-9, 1.0),
+        CLI_FLAG("predict", CLI_TEXT, &o->predict_csv),
+        CLI_FLAG("idx", CLI_TEXT, &o->idx_dir),
+        CLI_FLAG("png", CLI_TEXT, &o->png_dir),
+        CLI_FLAG("table", CLI_TEXT, &o->png_table),
+        CLI_FLAG("dataset", CLI_TEXT, &o->dataset),
+        CLI_FLAG("mirror", CLI_TEXT, &o->mirror),
+        CLI_RANGE("replication", CLI_INT, &o->replication, 1, 100),
+        CLI_FLAG("dc", CLI_TEXT, &o->datacenter),
+        CLI_CHOICES("layout", &o->blob_layout, layouts),
+        CLI_FLAG("skip-bad", CLI_SWITCH, &o->skip_bad),
+        CLI_FLAG("verify", CLI_SWITCH, &a->verify),
+        CLI_RANGE("concurrency", CLI_INT, &o->concurrency, 1, 100000),
+        CLI_END,
     };
-    *a = (ingest_args){.split = 0.8, .replication = 1};
-    int c;
-    char *end;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'k': a->keyspace = optarg; break;
-        case 't': a->train = optarg; break;
-        case 's':
-            a->split = strtod(optarg, &end);
-            if (*end || !(a->split > 0.0 && a->split <= 1.0)) {
-                fprintf(stderr, "cassnn ingest: --split %s: expected a fraction in (0, 1]\n", optarg);
-                return 2;
-            }
-            break;
-        case 'p': a->predict = optarg; break;
-        case 'i': a->idx = optarg; break;
-        case 'g': a->png = optarg; break;
-        case 'T': a->table = optarg; break;
-        case 'd': a->dataset = optarg; break;
-        case 'm': a->mirror = optarg; break;
-        case 'r':
-            a->replication = (int)strtol(optarg, &end, 10);
-            if (*end || a->replication < 1) {
-                fprintf(stderr, "cassnn ingest: --replication %s: expected N >= 1\n", optarg);
-                return 2;
-            }
-            break;
-        case 'D': a->datacenter = optarg; break;
-        case 'l':
-            if (strcmp(optarg, "tutorial") && strcmp(optarg, "blob")) {
-                fprintf(stderr, "cassnn ingest: --layout %s: expected tutorial or blob\n", optarg);
-                return 2;
-            }
-            a->blob_layout = !strcmp(optarg, "blob");
-            break;
-        case 'S': a->skip_bad = 1; break;
-        case 'v': a->verify = 1; break;
-        case 'c': a->concurrency = atoi(optarg); break;
-        case 'H': a->host = optarg; break;
-        case 'P': a->port = atoi(optarg); break;
-        case 'h': usage(stdout); return -1;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "cassnn ingest: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!a->train && !a->predict && !a->idx && !a->png && !a->dataset) {
-        fprintf(stderr, "cassnn ingest: nothing to ingest (give --train, --predict, --idx, "
-                        "--dataset or --png)\n");
-        usage(stderr);
-        return 2;
-    }
-    if (!a->png != !a->table) {
-        fprintf(stderr, "cassnn ingest: --png DIR and --table T go together\n");
-        return 2;
-    }
-    const data_dataset *ds = a->dataset ? data_dataset_named(a->dataset) : NULL;
-    if (a->dataset && !ds) {
-        fprintf(stderr, "cassnn ingest: --dataset %s: expected mnist or fashion\n", a->dataset);
-        return 2;
-    }
-    if (!a->keyspace) a->keyspace = ds ? ds->keyspace : "mnist_digits";
-    if (!registry_valid_name(a->keyspace) || (a->table && !registry_valid_name(a->table))) {
-        fprintf(stderr, "cassnn ingest: keyspace and table names are letters, digits and _ "
-                        "(at most 48)\n");
-        return 2;
-    }
-    return 0;
+    *cmd = (cli_command){.name = "ingest", .usage = usage, .flags = flags, .conn = &a->conn};
+    const int st = cli_parse(cmd, argc, argv);
+    cmd->flags = NULL; /* the table lives on this stack frame */
+    if (st != CLI_GO) return st;
+    if (!o->train_csv && !o->predict_csv && !o->idx_dir && !o->png_dir && !o->dataset)
+        return cli_usage_error(cmd, "nothing to ingest (give --train, --predict, --idx, "
+                                    "--dataset or --png)");
+    if (!o->png_dir != !o->png_table) return cli_usage_error(cmd, "--png DIR and --table T go together");
+    if (o->dataset && !data_dataset_named(o->dataset))
+        return cli_usage_error(cmd, "--dataset %s: expected mnist or fashion", o->dataset);
+    if ((o->keyspace && !registry_valid_name(o->keyspace)) ||
+        (o->png_table && !registry_valid_name(o->png_table)))
+        return cli_usage_error(cmd, "keyspace and table names are letters, digits and _ "
+                                    "(at most 48)");
+    return CLI_GO;
 }
 
-static const char *raw_table(const ingest_args *a, int which) {
-    return (a->blob_layout ? registry_raw_blob_tables : registry_raw_tables)[which];
-}
-
-static void report_skipped(const char *source, const data_load_stats *st) {
-    if (st->skipped)
-        fprintf(stderr, "cassnn ingest: %s: skipped %zu bad of %zu records (first: %s)\n", source,
-                st->skipped, st->records, st->first_bad);
-}
-
-/* Finds DIR/<prefix>-<kind>-idx?-ubyte[.gz]; 0 when absent. */
-static int find_idx_file(const char *dir, const char *prefix, const char *kind, char *out,
-                         size_t size) {
-    const char *suffixes[2] = {".gz", ""};
-    for (int i = 0; i < 2; i++) {
-        snprintf(out, size, "%s/%s-%s-idx%d-ubyte%s", dir, prefix, kind,
-                 !strcmp(kind, "images") ? 3 : 1, suffixes[i]);
-        if (access(out, R_OK) == 0) return 1;
-    }
-    return 0;
-}
-
-static int load_idx_pair(const char *images, const char *labels, const char *table,
-                         loaded_set *out, size_t *n, cassnn_err *err) {
-    loaded_set *set = &out[(*n)];
-    snprintf(set->source, sizeof set->source, "%s", images);
-    set->table = table;
-    if (data_idx_load(images, labels, &set->images, err)) return -1;
-    (*n)++;
-    return 0;
-}
-
-/* Reads every source into sets; nothing is written yet. */
-static void note_download(void *user, const char *text, const char *path) {
+static void print_skipped(void *user, const char *source, const data_load_stats *st) {
     (void)user;
-    if (path)
-        fprintf(stderr, "downloading %s -> %s\n", text, path);
-    else
-        fprintf(stderr, "%s; trying the next mirror\n", text);
+    fprintf(stderr, "cassnn ingest: %s: skipped %zu bad of %zu records (first: %s)\n", source,
+            st->skipped, st->records, st->first_bad);
 }
 
-static int load_sources(const ingest_args *a, loaded_set *sets, size_t *n, cassnn_err *err) {
-    *n = 0;
-    if (a->train) {
-        data_images all;
-        data_load_stats st;
-        if (data_csv_load(a->train, 1, a->skip_bad, &all, &st, err)) return -1;
-        report_skipped(a->train, &st);
-        int rc = data_images_split(&all, a->split, &sets[*n].images, &sets[*n + 1].images, err);
-        data_images_free(&all);
-        if (rc) return -1;
-        snprintf(sets[*n].source, sizeof sets[*n].source, "%s (first %.0f%%)", a->train,
-                 a->split * 100);
-        sets[*n].table = raw_table(a, TRAIN);
-        snprintf(sets[*n + 1].source, sizeof sets[*n + 1].source, "%s (last %.0f%%)", a->train,
-                 (1 - a->split) * 100);
-        sets[*n + 1].table = raw_table(a, TEST);
-        *n += 2;
-        if (sets[*n - 1].images.count == 0) /* --split 1: no test part */
-            data_images_free(&sets[--*n].images);
-    }
-    if (a->predict) {
-        data_load_stats st;
-        if (data_csv_load(a->predict, 0, a->skip_bad, &sets[*n].images, &st, err)) return -1;
-        report_skipped(a->predict, &st);
-        snprintf(sets[*n].source, sizeof sets[*n].source, "%s", a->predict);
-        sets[*n].table = raw_table(a, PREDICT);
-        (*n)++;
-    }
-    if (a->idx) {
-        char images[1100], labels[1100];
-        int found = 0;
-        const char *prefixes[2] = {"train", "t10k"};
-        for (int k = 0; k < 2; k++) {
-            int have_images = find_idx_file(a->idx, prefixes[k], "images", images, sizeof images);
-            int have_labels = find_idx_file(a->idx, prefixes[k], "labels", labels, sizeof labels);
-            if (have_images != have_labels)
-                return cassnn_err_set(err, "%s: %s without its %s file", a->idx,
-                                      have_images ? images : labels,
-                                      have_images ? "labels" : "images");
-            if (have_images) {
-                found = 1;
-                if (load_idx_pair(images, labels, raw_table(a, k ? TEST : TRAIN), sets, n, err))
-                    return -1;
-            }
-        }
-        if (!found)
-            return cassnn_err_set(err, "%s: no IDX files (expected train-images-idx3-ubyte[.gz] "
-                                       "and/or t10k-images-idx3-ubyte[.gz] with their labels)",
-                                  a->idx);
-    }
-    if (a->dataset) {
-        data_dataset_paths p;
-        if (data_dataset_fetch(data_dataset_named(a->dataset), NULL, a->mirror, note_download,
-                               NULL, &p, err))
-            return -1;
-        if (load_idx_pair(p.path[DATA_TRAIN_IMAGES], p.path[DATA_TRAIN_LABELS],
-                          raw_table(a, TRAIN), sets, n, err) ||
-            load_idx_pair(p.path[DATA_TEST_IMAGES], p.path[DATA_TEST_LABELS], raw_table(a, TEST),
-                          sets, n, err))
-            return -1;
-    }
-    if (a->png) {
-        data_load_stats st;
-        if (data_png_dir_load(a->png, a->skip_bad, &sets[*n].images, &st, err)) return -1;
-        report_skipped(a->png, &st);
-        snprintf(sets[*n].source, sizeof sets[*n].source, "%s", a->png);
-        sets[*n].table = a->table;
-        (*n)++;
-    }
-    for (size_t i = 0; i < *n; i++)
-        if (sets[i].images.rows != 28 || sets[i].images.cols != 28)
-            return cassnn_err_set(err, "%s: images are %dx%d; the raw tables hold 28x28",
-                                  sets[i].source, sets[i].images.rows, sets[i].images.cols);
-    return 0;
-}
-
-/* Rows of two sources bound for one table must not share ids. */
-static int check_ids(const loaded_set *sets, size_t n, cassnn_err *err) {
-    for (size_t i = 0; i < n; i++) {
-        const data_images *group[MAX_SETS];
-        const char *names[MAX_SETS];
-        size_t k = 0;
-        int seen = 0;
-        for (size_t j = 0; j < i; j++) seen |= !strcmp(sets[j].table, sets[i].table);
-        if (seen) continue;
-        for (size_t j = i; j < n; j++)
-            if (!strcmp(sets[j].table, sets[i].table)) {
-                group[k] = &sets[j].images;
-                names[k++] = sets[j].source;
-            }
-        if (data_images_check_unique_ids(group, names, k, err))
-            return cassnn_err_wrap(err, "table %s", sets[i].table);
-    }
-    return 0;
+static void print_download(void *user, const char *what, const char *path) {
+    (void)user;
+    if (path) fprintf(stderr, "downloading %s -> %s\n", what, path);
+    else fprintf(stderr, "%s; trying the next mirror\n", what);
 }
 
 typedef struct progress_view {
@@ -328,94 +145,83 @@ static void on_interrupt(int sig) {
     interrupted = 1;
 }
 
-/* Connects, creates/checks the schema, writes, verifies. */
-static int write_sets(const ingest_args *a, loaded_set *sets, size_t n) {
-    cassnn_err err = {0};
-    cql_session *s = NULL;
-    int concurrency = a->concurrency > 0 ? a->concurrency : 128;
-    if (cli_connect(a->host, a->port, concurrency, &s, &err)) {
-        fprintf(stderr, "cassnn ingest: %s (nothing written)\n", err.msg);
-        return 1;
-    }
-    registry_schema_options so = {a->keyspace, a->replication, a->datacenter, a->blob_layout};
-    int rc = registry_schema_create(s, &so, &err);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (a->table && sets[i].table == a->table)
-            rc = registry_schema_ensure_raw_table(s, a->keyspace, a->table, &err);
-    if (rc) {
-        fprintf(stderr, "cassnn ingest: schema: %s (nothing written)\n", err.msg);
-        cql_session_close(s);
-        return 1;
-    }
+static void print_stopped(const run_ingest *ri, const cassnn_err *err, int tty) {
+    size_t written = 0;
+    for (size_t i = 0; i < ri->n; i++) written += ri->sets[i].written;
+    if (tty) fputc('\n', stderr);
+    fprintf(stderr, "cassnn ingest: stopped: %s\n", err->msg);
+    fprintf(stderr, "cassnn ingest: %zu of %zu rows written in %.1f s:", written, ri->total,
+            ri->seconds);
+    for (size_t i = 0; i < ri->n; i++)
+        fprintf(stderr, " %s %zu/%zu;", ri->sets[i].table, ri->sets[i].written,
+                ri->sets[i].images.count);
+    fprintf(stderr, "\ncassnn ingest: run the same command again to complete it "
+                    "(rows are upserts by id)\n");
+}
 
-    data_ingest_set jobs[MAX_SETS];
-    data_ingest_result result;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        jobs[i] = (data_ingest_set){sets[i].table, sets[i].source, &sets[i].images};
-        total += sets[i].images.count;
-    }
-    progress_view view = {isatty(STDERR_FILENO), now_seconds(), now_seconds()};
-    data_ingest_options o = {a->keyspace, concurrency, show_progress, &view, &interrupted};
+static void print_written(const run_ingest *ri) {
+    printf("ingested %zu rows into %s in %.2f s (%.0f rows/s):\n", ri->total, ri->o.keyspace,
+           ri->seconds, ri->seconds > 0 ? (double)ri->total / ri->seconds : 0);
+    for (size_t i = 0; i < ri->n; i++)
+        printf("  %-18s %6zu rows  from %s\n", ri->sets[i].table, ri->sets[i].written,
+               ri->sets[i].source);
+    if (ri->retried)
+        printf("  (%zu writes were sent again after the node timed out)\n", ri->retried);
+}
+
+/* Writes with Ctrl-C (and SIGTERM) asking to stop after the rows in flight. */
+static int write_interruptibly(run_ingest *ri, cql_session *s, cassnn_err *err) {
     struct sigaction sa = {.sa_handler = on_interrupt, .sa_flags = SA_RESETHAND};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    double start = now_seconds();
-    rc = data_ingest_write(s, jobs, n, &o, &result, &err);
-    double seconds = now_seconds() - start;
+    const int rc = run_ingest_write(ri, s, err);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    return rc;
+}
 
-    size_t written = 0;
-    for (size_t i = 0; i < n; i++) written += result.confirmed[i];
-    if (rc) {
-        if (view.tty) fputc('\n', stderr);
-        fprintf(stderr, "cassnn ingest: stopped: %s\n", err.msg);
-        fprintf(stderr, "cassnn ingest: %zu of %zu rows written in %.1f s:", written, total,
-                seconds);
-        for (size_t i = 0; i < n; i++)
-            fprintf(stderr, " %s %zu/%zu;", sets[i].table, result.confirmed[i],
-                    sets[i].images.count);
-        fprintf(stderr, "\ncassnn ingest: run the same command again to complete it "
-                        "(rows are upserts by id)\n");
-        cql_session_close(s);
+/* Connects, creates/checks the schema, writes, verifies. */
+static int write_sets(run_ingest *ri, const cli_command *cmd, int verify) {
+    cassnn_err err = {0};
+    cql_session *s = NULL;
+    if (conn_open(cmd->conn, NULL, ri->o.concurrency, &s, &err)) {
+        fprintf(stderr, "cassnn ingest: %s (nothing written)\n", err.msg);
         return 1;
     }
-    printf("ingested %zu rows into %s in %.2f s (%.0f rows/s):\n", total, a->keyspace, seconds,
-           seconds > 0 ? (double)total / seconds : 0);
-    for (size_t i = 0; i < n; i++)
-        printf("  %-18s %6zu rows  from %s\n", sets[i].table, result.confirmed[i],
-               sets[i].source);
-    if (result.retried)
-        printf("  (%zu writes were sent again after the node timed out)\n", result.retried);
-    if (a->verify) {
-        if (data_ingest_verify(s, a->keyspace, jobs, n, &err)) {
-            fprintf(stderr, "cassnn ingest: %s\n", err.msg);
-            cql_session_close(s);
-            return 1;
-        }
-        printf("verify: every table's row count and checksum of labels and pixels match\n");
+    int rc = 1;
+    progress_view view = {isatty(STDERR_FILENO), now_seconds(), now_seconds()};
+    ri->events.written = show_progress;
+    ri->events.user = &view;
+    if (run_ingest_schema(ri, s, &err)) {
+        fprintf(stderr, "cassnn ingest: schema: %s (nothing written)\n", err.msg);
+    } else if (write_interruptibly(ri, s, &err)) {
+        print_stopped(ri, &err, view.tty);
+    } else {
+        print_written(ri);
+        rc = verify ? run_ingest_verify(ri, s, &err) : 0;
+        if (rc) fprintf(stderr, "cassnn ingest: %s\n", err.msg);
+        else if (verify) printf("verify: every table's row count and checksum of labels and pixels match\n");
     }
     cql_session_close(s);
-    return 0;
+    return rc ? 1 : 0;
 }
 
 int cmd_ingest(int argc, char **argv) {
     ingest_args a;
-    int status = parse_args(argc, argv, &a);
-    if (status) return status < 0 ? 0 : status;
-
-    loaded_set sets[MAX_SETS];
-    memset(sets, 0, sizeof sets);
-    size_t n = 0;
+    cli_command cmd;
+    int status = parse_args(argc, argv, &a, &cmd);
+    if (status != CLI_GO) return status;
+    a.run.stop = &interrupted;
+    const run_events events = {.skipped = print_skipped, .downloading = print_download};
+    run_ingest ri;
     cassnn_err err = {0};
-    if (load_sources(&a, sets, &n, &err) || check_ids(sets, n, &err)) {
+    if (run_ingest_load(&ri, &a.run, &events, &err)) {
         fprintf(stderr, "cassnn ingest: %s (nothing written)\n", err.msg);
         status = 1;
     } else {
-        status = write_sets(&a, sets, n);
+        status = write_sets(&ri, &cmd, a.verify);
     }
-    for (size_t i = 0; i < MAX_SETS; i++) data_images_free(&sets[i].images);
+    run_ingest_free(&ri);
     return status;
 }

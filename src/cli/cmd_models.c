@@ -1,5 +1,6 @@
 /* cmd_models.c - `cassnn models list|best|show|export|import|delete`: the
- * model registry in models_train / models_test. */
+ * model registry in models_train / models_test (`models alias`:
+ * cmd_models_alias.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +10,8 @@
 #include "cassnn/blob.h"
 #include "cassnn/registry.h"
 #include "cassnn/schema.h"
+#include "args.h"
 #include "commands.h"
-#include "connect.h"
 #include "model_arg.h"
 
 static void usage(FILE *out) {
@@ -37,8 +38,7 @@ static void usage(FILE *out) {
             "                           is checked against it (import: required for such files;\n"
             "                           show/export: default the tutorial net, 1x28x28)\n"
             "  delete ID                remove a checkpoint\n"
-            "  alias set|list|delete    names for models (cassnn models alias --help)\n"
-            "  --host H --port P        the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n");
+            "  alias set|list|delete    names for models (cassnn models alias --help)\n");
 }
 
 static void format_time(int64_t ms, char *out, size_t cap) {
@@ -90,26 +90,6 @@ static int do_best(cql_session *s, const char *ks, registry_metric by, int expla
     return 0;
 }
 
-/* --model / --input: the network of blobs that name none. */
-typedef struct model_flags {
-    const char *model;          /* NULL: none given */
-    int in_c, in_h, in_w;
-} model_flags;
-
-/* The fallback for a blob without a description: --model, else for
- * registry rows (tutorial_default) the tutorial's net. */
-static int fallback_model(const model_flags *f, int tutorial_default, blob_model *out, char **text,
-                          cassnn_err *err) {
-    *text = NULL;
-    if (!f->model) {
-        *out = blob_tutorial_model;
-        return tutorial_default ? 1 : 0;
-    }
-    if (!(*text = cli_model_arg(f->model, err))) return -1;
-    *out = (blob_model){*text, f->in_c, f->in_h, f->in_w};
-    return 1;
-}
-
 static int do_show(cql_session *s, const char *ks, const char *text, cassnn_err *err) {
     uint8_t id[16];
     registry_model m;
@@ -140,206 +120,154 @@ static int do_show(cql_session *s, const char *ks, const char *text, cassnn_err 
     return 0;
 }
 
-/* Re-encodes a row's blobs in `format`: the network always, the optimizer
- * when asked (*optim_out). */
-static int convert_row(const registry_model *m, const blob_model *fallback, blob_format format,
-                       int with_optim, uint8_t **net_out, size_t *net_len, uint8_t **optim_out,
-                       size_t *optim_len, cassnn_err *err) {
-    nn_net net;
-    if (blob_net_decode(m->network, m->network_len, fallback, &net, err)) return -1;
-    int rc = blob_net_encode(&net, format, net_out, net_len, err);
-    if (rc == 0 && with_optim) {
-        nn_optim opt;
-        blob_run_state run;
-        int has_run;
-        rc = m->optimizer ? blob_optim_decode(m->optimizer, m->optimizer_len, &net, &opt, &run,
-                                              &has_run, err)
-                          : cassnn_err_set(err, "the row has no optimizer blob");
-        if (rc == 0) {
-            rc = blob_optim_encode(&opt, &net, has_run ? &run : NULL, format, optim_out,
-                                   optim_len, err);
-            nn_optim_free(&opt);
-        }
-        if (rc) free(*net_out);
+/* --model DESC|@FILE [--input CxHxW]: the network of blobs that name none. */
+typedef struct model_flags {
+    const char *model;          /* NULL: none given */
+    blob_model given;           /* --model's description (read from @FILE) and --input */
+    char *text;                 /* that description when it came from a file (freed here) */
+} model_flags;
+
+/* --input CxHxW (a cli_flag call). */
+static int parse_input(void *out, const char *name, const char *value) {
+    blob_model *m = out;
+    char tail;
+    if (sscanf(value, "%dx%dx%d%c", &m->in_c, &m->in_h, &m->in_w, &tail) == 3 && m->in_c > 0 &&
+        m->in_h > 0 && m->in_w > 0)
+        return 0;
+    fprintf(stderr, "cassnn models: --%s '%s': expected CxHxW, e.g. 1x28x28\n", name, value);
+    return -1;
+}
+
+/* The model --model names, or NULL when none was given. */
+static const blob_model *given_model(model_flags *f, cassnn_err *err, int *failed) {
+    *failed = 0;
+    if (!f->model) return NULL;
+    if (!(f->text = cli_model_arg(f->model, err))) {
+        *failed = 1;
+        return NULL;
     }
-    nn_net_free(&net);
-    return rc;
+    f->given.description = f->text;
+    return &f->given;
 }
 
 static int do_export(cql_session *s, const char *ks, const char *text, const char *path,
-                     const char *format_name, const char *optim_path, const model_flags *mf,
+                     const char *format_name, const char *optim_path, model_flags *mf,
                      cassnn_err *err) {
     uint8_t id[16];
-    registry_model m;
     blob_format format;
-    blob_model fallback;
-    char *desc = NULL;
-    if ((format_name && blob_format_parse(format_name, &format, err)) ||
-        fallback_model(mf, 1, &fallback, &desc, err) < 0)
+    int failed;
+    registry_export_options o = {path, optim_path, format_name ? &format : NULL,
+                                 given_model(mf, err, &failed)};
+    size_t net_bytes, optim_bytes;
+    if (failed || (format_name && blob_format_parse(format_name, &format, err)) ||
+        registry_uuid_parse(text, id, err) ||
+        registry_export_files(s, ks, id, &o, &net_bytes, &optim_bytes, err))
         return -1;
-    if (registry_uuid_parse(text, id, err) || registry_get(s, ks, id, &m, err)) {
-        free(desc);
-        return -1;
-    }
-    uint8_t *net = m.network, *optim = m.optimizer;
-    size_t net_len = m.network_len, optim_len = m.optimizer_len;
-    int rc = m.network ? 0 : cassnn_err_set(err, "model %s has no network blob", text);
-    if (rc == 0 && optim_path && !m.optimizer)
-        rc = cassnn_err_set(err, "model %s has no optimizer blob", text);
-    if (rc == 0 && format_name)
-        rc = convert_row(&m, &fallback, format, optim_path != NULL, &net, &net_len, &optim,
-                         &optim_len, err);
-    if (rc == 0) rc = blob_file_write(path, net, net_len, err);
-    if (rc == 0) printf("wrote %s (%zu bytes)\n", path, net_len);
-    if (rc == 0 && optim_path && (rc = blob_file_write(optim_path, optim, optim_len, err)) == 0)
-        printf("wrote %s (%zu bytes)\n", optim_path, optim_len);
-    if (net != m.network) free(net);
-    if (optim != m.optimizer) free(optim);
-    registry_model_free(&m);
-    free(desc);
-    return rc;
-}
-
-/* A network file (with its optimizer) is decoded, checked against the
- * model, and stored re-encoded as safetensors with its description. */
-static int do_import(cql_session *s, const char *ks, const char *path, const char *optim_path,
-                     float loss, float accuracy, const model_flags *mf, cassnn_err *err) {
-    registry_model m = {.table = REGISTRY_TEST, .epoch = -1, .loss = loss, .accuracy = accuracy};
-    blob_model fallback;
-    char *desc = NULL;
-    const int has_fallback = fallback_model(mf, 0, &fallback, &desc, err);
-    if (has_fallback < 0) return -1;
-    registry_model file = {0};
-    int rc = blob_file_read(path, &file.network, &file.network_len, err);
-    if (rc == 0 && optim_path) {
-        rc = blob_file_read(optim_path, &file.optimizer, &file.optimizer_len, err);
-        if (rc) cassnn_err_wrap(err, "%s", optim_path);
-    }
-    if (rc == 0 && (rc = convert_row(&file, has_fallback ? &fallback : NULL, BLOB_SAFETENSORS,
-                                     optim_path != NULL, &m.network, &m.network_len,
-                                     &m.optimizer, &m.optimizer_len, err)))
-        cassnn_err_wrap(err, "%s%s", path,
-                        !has_fallback && strstr(err->msg, "names no model") ? " (give --model DESC|@FILE)" : "");
-    registry_model_free(&file);
-    free(desc);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    m.upload_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    if (rc == 0) rc = registry_uuid_v4(m.id, err);
-    if (rc == 0) rc = registry_insert(s, ks, &m, err);
-    if (rc == 0) {
-        char id[37];
-        registry_uuid_format(m.id, id);
-        printf("%s\n", id);
-    }
-    registry_model_free(&m);
-    return rc;
-}
-
-static int parse_float(const char *flag, const char *text, float *out) {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !isfinite(v)) {
-        fprintf(stderr, "cassnn models: %s '%s': expected a number\n", flag, text);
-        return -1;
-    }
-    *out = (float)v;
+    printf("wrote %s (%zu bytes)\n", path, net_bytes);
+    if (optim_path) printf("wrote %s (%zu bytes)\n", optim_path, optim_bytes);
     return 0;
 }
 
-int cmd_models(int argc, char **argv) {
-    const char *keyspace = NULL, *host = NULL, *optim_path = NULL, *by = "accuracy";
-    const char *format = NULL;
-    model_flags mf = {NULL, 1, 28, 28};
-    const char *args[3] = {0};
-    int n_args = 0, port = 0, explain = 0;
-    float loss = NAN, accuracy = NAN;
-    if (argc > 1 && !strcmp(argv[1], "alias")) return cmd_models_alias(argc - 1, argv + 1);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int has_value = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--keyspace") && has_value) {
-            keyspace = argv[++i];
-        } else if (!strcmp(a, "--host") && has_value) {
-            host = argv[++i];
-        } else if (!strcmp(a, "--port") && has_value) {
-            port = atoi(argv[++i]);
-        } else if (!strcmp(a, "--by") && has_value) {
-            by = argv[++i];
-        } else if (!strcmp(a, "--explain")) {
-            explain = 1;
-        } else if (!strcmp(a, "--format") && has_value) {
-            format = argv[++i];
-        } else if (!strcmp(a, "--model") && has_value) {
-            mf.model = argv[++i];
-        } else if (!strcmp(a, "--input") && has_value) {
-            char tail;
-            if (sscanf(argv[++i], "%dx%dx%d%c", &mf.in_c, &mf.in_h, &mf.in_w, &tail) != 3 ||
-                mf.in_c <= 0 || mf.in_h <= 0 || mf.in_w <= 0) {
-                fprintf(stderr, "cassnn models: --input '%s': expected CxHxW, e.g. 1x28x28\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(a, "--optimizer") && has_value) {
-            optim_path = argv[++i];
-        } else if (!strcmp(a, "--loss") && has_value) {
-            if (parse_float(a, argv[++i], &loss)) return 2;
-        } else if (!strcmp(a, "--accuracy") && has_value) {
-            if (parse_float(a, argv[++i], &accuracy)) return 2;
-        } else if (a[0] == '-' || n_args == 3) {
-            fprintf(stderr, "cassnn models: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else {
-            args[n_args++] = a;
-        }
+static int do_import(cql_session *s, const char *ks, registry_import_options *o, model_flags *mf,
+                     cassnn_err *err) {
+    uint8_t id[16];
+    int failed;
+    o->model = given_model(mf, err, &failed);
+    if (failed) return -1;
+    if (registry_import_files(s, ks, o, id, err)) {
+        if (!o->model && strstr(err->msg, "names no model"))
+            cassnn_err_wrap(err, "give --model DESC|@FILE");
+        return -1;
     }
-    static const struct { const char *name; int args; } actions[] = {
+    char text[37];
+    registry_uuid_format(id, text);
+    printf("%s\n", text);
+    return 0;
+}
+
+static int do_delete(cql_session *s, const char *ks, const char *text, cassnn_err *err) {
+    uint8_t id[16];
+    if (registry_uuid_parse(text, id, err) || registry_delete(s, ks, id, err)) return -1;
+    printf("deleted %s\n", text);
+    return 0;
+}
+
+typedef struct models_args {
+    conn_options conn;
+    const char *keyspace;
+    registry_import_options import;
+    model_flags model;
+    const char *format;
+    double loss, accuracy;
+    int by, explain;                /* by: 0 accuracy, 1 loss */
+    const char *args[3];
+} models_args;
+
+enum { LIST, BEST, SHOW, EXPORT, IMPORT, DELETE, ACTIONS };
+
+static int parse(int argc, char **argv, models_args *a, cli_command *cmd, int *action) {
+    memset(a, 0, sizeof *a);
+    conn_options_init(&a->conn);
+    a->loss = a->accuracy = NAN;
+    a->model.given = (blob_model){NULL, 1, 28, 28};
+    static const char *const metrics[] = {"accuracy", "loss", NULL};
+    const cli_flag flags[] = {
+        CLI_FLAG("keyspace", CLI_TEXT, &a->keyspace),
+        CLI_CHOICES("by", &a->by, metrics),
+        CLI_FLAG("explain", CLI_SWITCH, &a->explain),
+        CLI_FLAG("optimizer", CLI_TEXT, &a->import.optimizer_path),
+        CLI_FLAG("format", CLI_TEXT, &a->format),
+        CLI_FLAG("model", CLI_TEXT, &a->model.model),
+        {"input", CLI_CALL, &a->model.given, 0, 0, NULL, parse_input},
+        CLI_RANGE("loss", CLI_NUMBER, &a->loss, -HUGE_VAL, HUGE_VAL),
+        CLI_RANGE("accuracy", CLI_NUMBER, &a->accuracy, -HUGE_VAL, HUGE_VAL),
+        CLI_END,
+    };
+    *cmd = (cli_command){.name = "models", .usage = usage, .flags = flags, .conn = &a->conn,
+                         .args = a->args, .max_args = 3};
+    const int st = cli_parse(cmd, argc, argv);
+    cmd->flags = NULL; /* the table lives on this stack frame */
+    if (st != CLI_GO) return st;
+    static const struct { const char *name; int args; } actions[ACTIONS] = {
         {"list", 1}, {"best", 1}, {"show", 2}, {"export", 3}, {"import", 2}, {"delete", 2}};
-    int action = -1;
-    for (int k = 0; n_args > 0 && k < 6; k++)
-        if (!strcmp(args[0], actions[k].name)) action = k;
-    if (action < 0 || n_args != actions[action].args) {
-        fprintf(stderr, "cassnn models: expected list, best, show ID, export ID FILE, import FILE "
-                        "or delete ID\n");
-        usage(stderr);
-        return 2;
-    }
-    if (!keyspace || !registry_valid_name(keyspace)) {
-        fprintf(stderr, "cassnn models: --keyspace KS is required (letters, digits, _)\n");
-        return 2;
-    }
-    if (strcmp(by, "accuracy") && strcmp(by, "loss")) {
-        fprintf(stderr, "cassnn models: --by %s: expected accuracy or loss\n", by);
-        return 2;
-    }
+    *action = -1;
+    for (int k = 0; cmd->n_args > 0 && k < ACTIONS; k++)
+        if (!strcmp(a->args[0], actions[k].name)) *action = k;
+    if (*action < 0 || cmd->n_args != actions[*action].args)
+        return cli_usage_error(cmd, "expected list, best, show ID, export ID FILE, import FILE "
+                                    "or delete ID");
+    if (!a->keyspace || !registry_valid_name(a->keyspace))
+        return cli_usage_error(cmd, "--keyspace KS is required (letters, digits, _)");
+    a->import.network_path = a->args[1];
+    a->import.loss = (float)a->loss;
+    a->import.accuracy = (float)a->accuracy;
+    return CLI_GO;
+}
+
+int cmd_models(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "alias")) return cmd_models_alias(argc - 1, argv + 1);
+    models_args a;
+    cli_command cmd;
+    int action, rc = parse(argc, argv, &a, &cmd, &action);
+    if (rc != CLI_GO) return rc;
     cassnn_err err = {0};
     cql_session *s;
-    if (cli_connect(host, port, 0, &s, &err)) {
-        fprintf(stderr, "cassnn models: %s\n", err.msg);
-        return 1;
-    }
-    int rc;
-    uint8_t id[16];
+    if (cli_connect(&cmd, NULL, 0, &s)) return 1;
     switch (action) {
-    case 0: rc = do_list(s, keyspace, &err); break;
-    case 1:
-        rc = do_best(s, keyspace, strcmp(by, "loss") ? REGISTRY_BY_ACCURACY : REGISTRY_BY_LOSS,
-                     explain, &err);
+    case LIST: rc = do_list(s, a.keyspace, &err); break;
+    case BEST:
+        rc = do_best(s, a.keyspace, a.by ? REGISTRY_BY_LOSS : REGISTRY_BY_ACCURACY, a.explain, &err);
         break;
-    case 2: rc = do_show(s, keyspace, args[1], &err); break;
-    case 3:
-        rc = do_export(s, keyspace, args[1], args[2], format, optim_path, &mf, &err);
+    case SHOW: rc = do_show(s, a.keyspace, a.args[1], &err); break;
+    case EXPORT:
+        rc = do_export(s, a.keyspace, a.args[1], a.args[2], a.format, a.import.optimizer_path,
+                       &a.model, &err);
         break;
-    case 4: rc = do_import(s, keyspace, args[1], optim_path, loss, accuracy, &mf, &err); break;
-    default:
-        rc = registry_uuid_parse(args[1], id, &err) || registry_delete(s, keyspace, id, &err);
-        if (rc == 0) printf("deleted %s\n", args[1]);
-        break;
+    case IMPORT: rc = do_import(s, a.keyspace, &a.import, &a.model, &err); break;
+    default: rc = do_delete(s, a.keyspace, a.args[1], &err); break;
     }
     cql_session_close(s);
+    free(a.model.text);
     if (rc) fprintf(stderr, "cassnn models: %s\n", err.msg);
     return rc ? 1 : 0;
 }

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cassnn/report.h"
 #include "cassnn/schema.h"
 #include "commands.h"
-#include "connect.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -20,65 +20,45 @@ static void usage(FILE *out) {
             "  --model ID|best|ALIAS the model to evaluate (default best)\n"
             "  --train-table T       (default raw_train, or raw_train_blob if that has the rows)\n"
             "  --test-table T        (default raw_test, or raw_test_blob likewise)\n"
-            "  --wrong N             images in the most-confidently-wrong grid (default 24)\n"
-            "%s",
-            cli_conn_usage);
+            "  --wrong N             images in the most-confidently-wrong grid (default 24)\n");
 }
 
-int cmd_report(int argc, char **argv) {
-    report_options o = {0};
-    cli_conn_opts conn = {0};
-    const char *path = NULL;
-    cassnn_err err = {0};
-    for (int i = 1; i < argc; i++) {
-        const int c = cli_conn_flag(&conn, argc, argv, &i, &err);
-        if (c < 0) {
-            fprintf(stderr, "cassnn report: %s\n", err.msg);
-            return 2;
-        }
-        if (c) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        const char **slot = !strcmp(a, "--keyspace")      ? &o.keyspace
-                            : !strcmp(a, "--compare")     ? &o.compare
-                            : !strcmp(a, "-o")            ? &path
-                            : !strcmp(a, "--model")       ? &o.model
-                            : !strcmp(a, "--train-table") ? &o.train_table
-                            : !strcmp(a, "--test-table")  ? &o.test_table
-                                                          : NULL;
-        if (!strcmp(a, "--wrong") && v) {
-            char *end;
-            o.wrong = (int)strtol(v, &end, 10);
-            if (*end || o.wrong < 1 || o.wrong > 1000) {
-                fprintf(stderr, "cassnn report: --wrong '%s': expected 1..1000\n", v);
-                return 2;
-            }
-        } else if (!slot || !v) {
-            fprintf(stderr, "cassnn report: unexpected or incomplete argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        } else {
-            *slot = v;
-        }
-        i++;
-    }
-    if (!o.keyspace || !registry_valid_name(o.keyspace) ||
-        (o.compare && !registry_valid_name(o.compare))) {
-        fprintf(stderr, "cassnn report: --keyspace KS is required (names: letters, digits, _)\n");
-        return 2;
-    }
-    if (!path) {
-        fprintf(stderr, "cassnn report: -o FILE is required ('-' for stdout)\n");
-        return 2;
-    }
+typedef struct report_args {
+    report_options report;
+    conn_options conn;
+    const char *path;
+} report_args;
+
+static int parse(int argc, char **argv, report_args *a, cli_command *cmd) {
+    memset(a, 0, sizeof *a);
+    conn_options_init(&a->conn);
+    report_options *o = &a->report;
+    const cli_flag flags[] = {
+        CLI_FLAG("keyspace", CLI_TEXT, &o->keyspace),
+        CLI_FLAG("compare", CLI_TEXT, &o->compare),
+        CLI_FLAG("o", CLI_TEXT, &a->path),
+        CLI_FLAG("model", CLI_TEXT, &o->model),
+        CLI_FLAG("train-table", CLI_TEXT, &o->train_table),
+        CLI_FLAG("test-table", CLI_TEXT, &o->test_table),
+        CLI_RANGE("wrong", CLI_INT, &o->wrong, 1, 1000),
+        CLI_END,
+    };
+    *cmd = (cli_command){.name = "report", .usage = usage, .flags = flags, .conn = &a->conn};
+    const int st = cli_parse(cmd, argc, argv);
+    cmd->flags = NULL; /* the table lives on this stack frame */
+    if (st != CLI_GO) return st;
+    if (!o->keyspace || !registry_valid_name(o->keyspace) ||
+        (o->compare && !registry_valid_name(o->compare)))
+        return cli_usage_error(cmd, "--keyspace KS is required (names: letters, digits, _)");
+    if (!a->path) return cli_usage_error(cmd, "-o FILE is required ('-' for stdout)");
+    return CLI_GO;
+}
+
+static int report(const report_args *a, const cli_command *cmd) {
+    const char *path = a->path;
     cql_session *s;
-    if (cli_conn_open(&conn, NULL, 0, &s, &err)) {
-        fprintf(stderr, "cassnn report: %s\n", err.msg);
-        return 1;
-    }
+    if (cli_connect(cmd, NULL, 0, &s)) return 1;
+    cassnn_err err = {0};
     /* written beside the target and renamed: a failed report leaves no half file */
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -87,7 +67,7 @@ int cmd_report(int argc, char **argv) {
     int rc = 1;
     if (!f) {
         fprintf(stderr, "cassnn report: %s: %s\n", tmp, strerror(errno));
-    } else if (report_write(s, &o, f, &err)) {
+    } else if (report_write(s, &a->report, f, &err)) {
         fprintf(stderr, "cassnn report: %s\n", err.msg);
         if (!to_stdout) {
             fclose(f);
@@ -102,4 +82,11 @@ int cmd_report(int argc, char **argv) {
     }
     cql_session_close(s);
     return rc;
+}
+
+int cmd_report(int argc, char **argv) {
+    report_args a;
+    cli_command cmd;
+    const int st = parse(argc, argv, &a, &cmd);
+    return st != CLI_GO ? st : report(&a, &cmd);
 }

@@ -1,22 +1,19 @@
 /* cmd_serve.c - `cassnn serve`: flags in, the prediction service (serve.h)
  * up until SIGINT or SIGTERM. */
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/feed.h"
-#include "cassnn/nn_train.h"
+#include "args.h"
 #include "cassnn/registry.h"
 #include "cassnn/registry_alias.h"
 #include "cassnn/schema.h"
 #include "cassnn/serve.h"
-#include "cassnn/stream.h"
+#include "cassnn/run.h"
 #include "commands.h"
-#include "connect.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -32,24 +29,10 @@ static void usage(FILE *out) {
             "  --max-wait-us N         how long a request waits for others to join (default 200)\n"
             "  --poll-ms N             how often the model name is resolved again (default 2000)\n"
             "  --max-body SIZE         largest request body (default 1M)\n"
-            "  --request-timeout S     seconds a body may take to arrive (default 10)\n"
+            "  --body-timeout S        seconds a request body may take to arrive (default 10)\n"
             "  --http-threads N        HTTP threads (default 2)\n"
             "  --threads N             threads of one forward pass (default 1)\n"
-            "endpoints: POST /predict, GET /health, /metrics, /models, / (the drawing page)\n"
-            "%s",
-            cli_conn_usage);
-}
-
-static int parse_int(const char *flag, const char *text, int min, int *out) {
-    char *end;
-    errno = 0;
-    const long v = strtol(text, &end, 10);
-    if (end == text || *end || errno || v < min || v > INT_MAX) {
-        fprintf(stderr, "cassnn serve: %s '%s': expected a whole number >= %d\n", flag, text, min);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+            "endpoints: POST /predict, GET /health, /metrics, /models, / (the drawing page)\n");
 }
 
 /* The first line of path, trimmed. */
@@ -72,68 +55,55 @@ static char *read_token(const char *path) {
     return token;
 }
 
-int cmd_serve(int argc, char **argv) {
-    serve_options o = {.max_wait_us = -1};
-    cli_conn_opts conn = {0};
-    const char *token_file = NULL, *dataset = NULL;
-    cassnn_err err = {0};
-    for (int i = 1; i < argc; i++) {
-        const int c = cli_conn_flag(&conn, argc, argv, &i, &err);
-        if (c < 0) {
-            fprintf(stderr, "cassnn serve: %s\n", err.msg);
-            return 2;
-        }
-        if (c) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!v) {
-            bad = 1;
-        } else if (!strcmp(a, "--keyspace")) o.keyspace = v;
-        else if (!strcmp(a, "--model")) o.model = v;
-        else if (!strcmp(a, "--listen")) o.listen = v;
-        else if (!strcmp(a, "--token-file")) token_file = v;
-        else if (!strcmp(a, "--dataset")) dataset = v;
-        else if (!strcmp(a, "--max-batch")) bad = parse_int(a, v, 1, &o.max_batch);
-        else if (!strcmp(a, "--max-wait-us")) bad = parse_int(a, v, 0, &o.max_wait_us);
-        else if (!strcmp(a, "--poll-ms")) bad = parse_int(a, v, 10, &o.poll_ms);
-        else if (!strcmp(a, "--request-timeout")) bad = parse_int(a, v, 1, &o.request_timeout_s);
-        else if (!strcmp(a, "--http-threads")) bad = parse_int(a, v, 1, &o.http_threads);
-        else if (!strcmp(a, "--threads")) bad = parse_int(a, v, 1, &o.nn_threads);
-        else if (!strcmp(a, "--max-body")) {
-            if (data_parse_size(v, &o.max_body) || o.max_body == 0) {
-                fprintf(stderr, "cassnn serve: --max-body '%s': expected a size such as 64K or 1M\n", v);
-                return 2;
-            }
-        } else bad = 1;
-        if (bad) {
-            fprintf(stderr, "cassnn serve: unexpected, incomplete or bad argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i++;
-    }
-    if (!o.keyspace || !registry_valid_name(o.keyspace)) {
-        fprintf(stderr, "cassnn serve: --keyspace KS is required (letters, digits, _)\n");
-        return 2;
-    }
+typedef struct serve_args {
+    serve_options serve;
+    conn_options conn;
+    const char *token_file, *dataset;
+} serve_args;
+
+static int parse(int argc, char **argv, serve_args *a, cli_command *cmd) {
+    memset(a, 0, sizeof *a);
+    conn_options_init(&a->conn);
+    serve_options *o = &a->serve;
+    o->max_wait_us = -1;
+    const cli_flag flags[] = {
+        CLI_FLAG("keyspace", CLI_TEXT, &o->keyspace),
+        CLI_FLAG("model", CLI_TEXT, &o->model),
+        CLI_FLAG("listen", CLI_TEXT, &o->listen),
+        CLI_FLAG("token-file", CLI_TEXT, &a->token_file),
+        CLI_FLAG("dataset", CLI_TEXT, &a->dataset),
+        CLI_RANGE("max-batch", CLI_INT, &o->max_batch, 1, 65536),
+        CLI_RANGE("max-wait-us", CLI_INT, &o->max_wait_us, 0, 10000000),
+        CLI_RANGE("poll-ms", CLI_INT, &o->poll_ms, 10, 86400000),
+        CLI_RANGE("body-timeout", CLI_INT, &o->request_timeout_s, 1, 86400),
+        CLI_RANGE("http-threads", CLI_INT, &o->http_threads, 1, 1024),
+        CLI_RANGE("threads", CLI_INT, &o->nn_threads, 1, 1024),
+        CLI_FLAG("max-body", CLI_SIZE, &o->max_body),
+        CLI_END,
+    };
+    *cmd = (cli_command){.name = "serve", .usage = usage, .flags = flags, .conn = &a->conn};
+    const int st = cli_parse(cmd, argc, argv);
+    cmd->flags = NULL; /* the table lives on this stack frame */
+    if (st != CLI_GO) return st;
+    if (!o->keyspace || !registry_valid_name(o->keyspace))
+        return cli_usage_error(cmd, "--keyspace KS is required (letters, digits, _)");
     uint8_t id[16];
-    if (o.model && strcmp(o.model, REGISTRY_ALIAS_BEST) && registry_uuid_parse(o.model, id, NULL) &&
-        !registry_alias_valid_name(o.model)) {
-        fprintf(stderr, "cassnn serve: --model '%s': expected a model id, '" REGISTRY_ALIAS_BEST
-                        "' or an alias name\n", o.model);
-        return 2;
-    }
-    if (!dataset) dataset = strstr(o.keyspace, "fashion") ? "fashion" : "mnist";
-    if (data_feed_normalisation(dataset, &o.mean, &o.std)) {
-        fprintf(stderr, "cassnn serve: --dataset %s: expected mnist or fashion\n", dataset);
-        return 2;
-    }
+    if (o->model && strcmp(o->model, REGISTRY_ALIAS_BEST) &&
+        registry_uuid_parse(o->model, id, NULL) && !registry_alias_valid_name(o->model))
+        return cli_usage_error(cmd, "--model '%s': expected a model id, '" REGISTRY_ALIAS_BEST
+                                    "' or an alias name", o->model);
+    cassnn_err err = {0};
+    if (run_normalisation(a->dataset, o->keyspace, &o->mean, &o->std, &err))
+        return cli_usage_error(cmd, "--%s", err.msg);
+    return CLI_GO;
+}
+
+/* Up until SIGINT or SIGTERM. */
+static int serve(serve_args *a, const cli_command *cmd) {
+    serve_options *o = &a->serve;
     char *token = NULL;
-    if (token_file && !(token = read_token(token_file))) return 2;
-    o.token = token;
+    if (a->token_file && !(token = read_token(a->token_file))) return 2;
+    o->token = token;
 
     /* SIGINT/SIGTERM are taken by sigwait below, in this thread only */
     sigset_t stop;
@@ -144,14 +114,17 @@ int cmd_serve(int argc, char **argv) {
 
     cql_session *s = NULL;
     serve_server *srv = NULL;
+    cassnn_err err = {0};
     int rc = 1;
-    if (cli_conn_open(&conn, NULL, 0, &s, &err) || serve_start(&srv, s, &o, &err)) {
+    if (cli_connect(cmd, NULL, 0, &s)) goto done;
+    if (serve_start(&srv, s, o, &err)) {
         fprintf(stderr, "cassnn serve: %s\n", err.msg);
         goto done;
     }
     printf("cassnn serve: http://%s/ (port %u), following %s in %s%s\n",
-           o.listen ? o.listen : "127.0.0.1:8080", serve_port(srv),
-           o.model ? o.model : REGISTRY_ALIAS_BEST, o.keyspace, token ? ", bearer token required" : "");
+           o->listen ? o->listen : "127.0.0.1:8080", serve_port(srv),
+           o->model ? o->model : REGISTRY_ALIAS_BEST, o->keyspace,
+           token ? ", bearer token required" : "");
     if (serve_wait_ready(srv, 60000, &err) == 0) printf("cassnn serve: model loaded, ready\n");
     else fprintf(stderr, "cassnn serve: not ready yet (%s); /health says 503 until it is\n", err.msg);
     fflush(stdout);
@@ -164,4 +137,11 @@ done:
     cql_session_close(s);
     free(token);
     return rc;
+}
+
+int cmd_serve(int argc, char **argv) {
+    serve_args a;
+    cli_command cmd;
+    const int st = parse(argc, argv, &a, &cmd);
+    return st != CLI_GO ? st : serve(&a, &cmd);
 }

@@ -1,37 +1,24 @@
-/* cmd_train.c - `cassnn train --idx DIR | --keyspace KS`: trains a model on
- * IDX files or on the raw tables of a keyspace, printing the PyTorch
- * example's progress lines. The loop itself is libcassnn's (nn_train_epoch);
- * this file parses flags, loads data and prints; with --keyspace,
- * train_registry.c adds the checkpoints and --resume. */
-#include <getopt.h>
+/* cmd_train.c - `cassnn train --idx DIR | --keyspace KS`: the flags become
+ * a training run of libcassnn (run.h); this file prints what the run
+ * reports, in the PyTorch example's words. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "cassnn/blob.h"
-#include "cassnn/feed.h"
-#include "cassnn/idx.h"
-#include "cassnn/nn.h"
-#include "cassnn/nn_optim.h"
-#include "cassnn/nn_train.h"
+#include "args.h"
+#include "cassnn/run.h"
 #include "cassnn/schema.h"
-#include "cassnn/stream.h"
 #include "commands.h"
 #include "model_arg.h"
+#include "report.h"
 #include "train_optim.h"
-#include "train_registry.h"
 
-typedef struct train_options {
-    const char *idx_dir, *model, *save;
-    const char *keyspace, *train_table, *test_table, *dataset, *resume, *host;
-    int port;
-    int epochs, batch_size, test_batch_size, log_interval, threads;
+typedef struct train_args {
+    run_train_options run;
+    conn_options conn;
     train_optim_flags optim;
-    unsigned long long seed;
-    size_t memory_budget;
-} train_options;
+    const char *save;
+} train_args;
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -49,7 +36,6 @@ static void usage(FILE *out) {
             "                          seed, batch size and position) up to --epochs\n"
             "  --dataset mnist|fashion normalisation constants (default: fashion when the keyspace\n"
             "                          name contains 'fashion', else mnist)\n"
-            "  --host H --port P       the node (default $CASSNN_HOST/$CASSNN_PORT or 127.0.0.1:9042)\n"
             "  --model DESC|@FILE      model description or built-in name (default: tutorial)\n"
             "  --epochs N              (default 3)\n"
             "  --batch-size N          (default 64)\n"
@@ -61,146 +47,147 @@ static void usage(FILE *out) {
     train_optim_usage(out);
 }
 
-/* DIR/name, or DIR/name.gz when only that exists. */
-static void idx_path(char *out, size_t cap, const char *dir, const char *name) {
-    struct stat st;
-    snprintf(out, cap, "%s/%s", dir, name);
-    if (stat(out, &st) == 0) return;
-    snprintf(out, cap, "%s/%s.gz", dir, name);
-}
-
-static int load_split(const char *dir, const char *prefix, data_images *out, cassnn_err *err) {
-    char images[4096], labels[4096], name[64];
-    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
-    idx_path(images, sizeof images, dir, name);
-    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
-    idx_path(labels, sizeof labels, dir, name);
-    return data_idx_load(images, labels, out, err);
+static int parse(int argc, char **argv, train_args *a, cli_command *cmd) {
+    run_train_defaults(&a->run);
+    conn_options_init(&a->conn);
+    a->optim = (train_optim_flags){.optim = &a->run.optim};
+    a->save = NULL;
+    run_train_options *o = &a->run;
+    const cli_flag flags[] = {
+        CLI_FLAG("idx", CLI_TEXT, &o->idx_dir),
+        CLI_FLAG("keyspace", CLI_TEXT, &o->keyspace),
+        CLI_FLAG("train-table", CLI_TEXT, &o->train_table),
+        CLI_FLAG("test-table", CLI_TEXT, &o->test_table),
+        CLI_FLAG("memory-budget", CLI_SIZE, &o->memory_budget),
+        CLI_FLAG("resume", CLI_TEXT, &o->resume),
+        CLI_FLAG("dataset", CLI_TEXT, &o->dataset),
+        CLI_FLAG("model", CLI_TEXT, &o->model),
+        CLI_RANGE("epochs", CLI_INT, &o->epochs, 0, 1e9),
+        CLI_RANGE("batch-size", CLI_INT, &o->batch_size, 1, 1e9),
+        CLI_RANGE("test-batch-size", CLI_INT, &o->test_batch_size, 1, 1e9),
+        CLI_FLAG("seed", CLI_U64, &o->seed),
+        CLI_RANGE("log-interval", CLI_INT, &o->log_interval, 0, 1e9),
+        CLI_RANGE("threads", CLI_INT, &o->threads, 1, 4096),
+        CLI_FLAG("save", CLI_TEXT, &a->save),
+        TRAIN_OPTIM_FLAGS(&a->optim),
+        CLI_END,
+    };
+    *cmd = (cli_command){.name = "train", .usage = usage, .flags = flags, .conn = &a->conn};
+    const int st = cli_parse(cmd, argc, argv);
+    cmd->flags = NULL; /* the table lives on this stack frame */
+    if (st != CLI_GO) return st;
+    if (!o->idx_dir == !o->keyspace || (o->resume && !o->keyspace))
+        return cli_usage_error(cmd, "give --idx DIR or --keyspace KS (--resume needs --keyspace)");
+    if (train_optim_check(&a->optim, o->resume != NULL)) return 2;
+    float mean, std;
+    if (o->dataset && data_feed_normalisation(o->dataset, &mean, &std))
+        return cli_usage_error(cmd, "--dataset %s: expected mnist or fashion", o->dataset);
+    const char *names[3] = {o->keyspace, o->train_table, o->test_table};
+    for (int i = 0; i < 3; i++)
+        if (names[i] && !registry_valid_name(names[i]))
+            return cli_usage_error(cmd, "keyspace and table names are letters, digits and _ "
+                                        "(at most 48)");
+    return CLI_GO;
 }
 
 static void print_progress(void *user, const nn_train_progress *p) {
-    train_registry *registry = user;
-    if (registry) train_registry_checkpoint(registry, p);
+    (void)user;
     printf("Train Epoch: %d [%ld/%ld (%.0f%%)]\tLoss: %.6f\n", p->epoch,
            p->batch_idx * p->batch_len, p->dataset_size,
            100.0 * (double)p->batch_idx / (double)p->batches_per_epoch, p->loss);
     fflush(stdout);
 }
 
-static int run_test(nn_exec *e, nn_net *net, nn_batch_source *src, int batch,
-                    nn_eval_stats *stats, cassnn_err *err) {
-    if (nn_evaluate(e, net, src, batch, stats, err)) return -1;
-    const long n = stats->images ? stats->images : 1;
+static void print_lost(void *user, const char *error) {
+    (void)user;
+    fprintf(stderr, "cassnn train: CHECKPOINT NOT WRITTEN: %s\n", error);
+}
+
+static void print_test(const nn_eval_stats *t) {
+    const long n = t->images ? t->images : 1;
     printf("\nTest set: Average loss: %.4f, Accuracy: %ld/%ld (%.0f%%)\n\n",
-           stats->loss_sum / (double)n, stats->correct, stats->images,
-           100.0 * (double)stats->correct / (double)n);
+           t->loss_sum / (double)n, t->correct, t->images, 100.0 * (double)t->correct / (double)n);
     fflush(stdout);
+}
+
+static void print_header(const run_train_info *in, const run_train_options *o) {
+    const nn_net *net = in->net;
+    printf("model: %s\ninput: %dx%dx%d, %ld parameters, %zu train / %zu test images, %d threads\n",
+           net->description, net->in_c, net->in_h, net->in_w, net->n_params, in->train_images,
+           in->test_images, in->threads);
+    if (o->keyspace) {
+        /* What the tutorial prints first: the shape of the first test batch. */
+        const size_t first = in->test_images < (size_t)o->test_batch_size
+                                 ? in->test_images : (size_t)o->test_batch_size;
+        printf("first test batch: [%zu, %d, %d, %d]\n", first, net->in_c, net->in_h, net->in_w);
+    }
+    train_optim_describe(stdout, in->optim, in->schedule);
+}
+
+/* Tests before the first epoch and after each; the totals for "Done". */
+static int run_epochs(run_train *r, const run_train_options *o, nn_eval_stats *test,
+                      double *train_s, long *train_n, double *test_s, long *test_n,
+                      cassnn_err *err) {
+    if (run_train_test(r, test, err)) return -1;
+    print_test(test);
+    *test_s = test->seconds;
+    *test_n = test->images;
+    while (run_train_next_epoch(r) <= o->epochs) {
+        nn_epoch_stats stats;
+        if (run_train_epoch(r, &stats, err) || run_train_test(r, test, err)) return -1;
+        print_test(test);
+        *train_s += stats.seconds;
+        *train_n += stats.images;
+        *test_s += test->seconds;
+        *test_n += test->images;
+    }
     return 0;
 }
 
-static int train(const train_options *o) {
-    cassnn_err err = {0};
-    data_images train_set = {0}, test_set = {0};
-    nn_net net = {0};
-    nn_exec *exec = NULL;
-    nn_optim opt = {0};
-    data_feed train_src = {0}, test_src = {0};
-    data_stream *train_stream = NULL, *test_stream = NULL;
-    train_registry registry = {0}, *checkpoints = o->keyspace ? &registry : NULL;
-    registry_train_state resume = {.epoch = 1};
-    char *model = NULL;
-    int rc = 1;
-    float mean, std;
-    data_feed_normalisation(o->dataset, &mean, &std);
+/* Waits for the checkpoint writes and says loudly when some failed. */
+static int close_run(run_train *r, const char *keyspace) {
+    run_train_report rep;
+    const int rc = run_train_close(r, &rep);
+    if (!rep.checkpoints) return rc;
+    const registry_writer_report *w = &rep.writes;
+    printf("registry: %ld checkpoints written to %s.models_train/models_test (%ld retried "
+           "writes)\n", w->written, keyspace, w->retried);
+    if (w->written != w->submitted)
+        fprintf(stderr, "\ncassnn train: *** %ld OF %ld CHECKPOINT WRITES FAILED *** first error: "
+                        "%s\n", w->submitted - w->written, w->submitted, w->first_error);
+    if (rep.rewritten == 1)
+        fprintf(stderr, "cassnn train: the final model was written again as %s in "
+                        "%s.models_test\n", rep.final_id, keyspace);
+    else if (rep.rewritten < 0)
+        fprintf(stderr, "cassnn train: *** THE FINAL MODEL COULD NOT BE WRITTEN: %s\n",
+                rep.final_error);
+    return rc;
+}
 
-    if (o->keyspace) {
-        if (train_registry_open(&registry, o->host, o->port, o->keyspace, o->train_table,
-                                o->test_table, o->memory_budget, &train_set, &test_set, &err))
-            goto fail;
-    } else if (load_split(o->idx_dir, "train", &train_set, &err) ||
-               load_split(o->idx_dir, "t10k", &test_set, &err)) {
-        goto fail;
-    }
-    if (train_set.channels != test_set.channels || train_set.rows != test_set.rows ||
-        train_set.cols != test_set.cols) {
-        cassnn_err_set(&err, "%s: train images are %dx%dx%d but test images %dx%dx%d", o->idx_dir,
-                       train_set.channels, train_set.rows, train_set.cols, test_set.channels,
-                       test_set.rows, test_set.cols);
-        goto fail;
-    }
-    uint64_t seed = o->seed;
-    int batch_size = o->batch_size;
-    if (o->resume) {
-        /* The checkpoint decides the net, optimizer, seed and batch size. */
-        if (train_registry_resume(&registry, o->resume, &net, &opt, &resume, &err)) goto fail;
-        seed = resume.seed;
-        batch_size = resume.batch_size;
-    } else {
-        if (!(model = cli_model_arg(o->model, &err))) goto fail;
-        if (nn_net_create(&net, model, train_set.channels, train_set.rows, train_set.cols, &err))
-            goto fail;
-        nn_net_init(&net, seed);
-        if (train_optim_create(&o->optim, &opt, net.n_params, &err)) goto fail;
-    }
-    if (nn_exec_create(&exec, &net, batch_size, o->test_batch_size, o->threads, seed, &err) ||
-        (registry.train_stream_budget
-             ? train_registry_stream(&registry, 1, seed, mean, std, &train_set, &train_stream, &err)
-             : data_feed_init(&train_src, &train_set, mean, std, 1, seed, &err)) ||
-        (registry.test_stream_budget
-             ? train_registry_stream(&registry, 0, seed, mean, std, &test_set, &test_stream, &err)
-             : data_feed_init(&test_src, &test_set, mean, std, 0, seed, &err)) ||
-        (checkpoints && train_registry_start(checkpoints, &net, &opt, seed, batch_size, &err)))
-        goto fail;
-    /* Dropout masks are keyed by the step count: a resumed run continues it. */
-    nn_exec_set_step(exec, (uint64_t)opt.step);
-    if (train_stream) data_stream_resume_at(train_stream, resume.next_batch * batch_size);
-    else data_feed_resume_at(&train_src, resume.next_batch * batch_size);
-    printf("model: %s\ninput: %dx%dx%d, %ld parameters, %zu train / %zu test images, %d threads\n",
-           net.description, net.in_c, net.in_h, net.in_w, net.n_params, train_set.count,
-           test_set.count, nn_exec_threads(exec));
-    nn_batch_source train_batches =
-        train_stream ? data_stream_batches(train_stream) : data_feed_batches(&train_src);
-    nn_batch_source test_batches =
-        test_stream ? data_stream_batches(test_stream) : data_feed_batches(&test_src);
-    if (o->keyspace) {
-        /* What the tutorial prints first: the shape of the first test batch. */
-        const long first = test_set.count < (size_t)o->test_batch_size ? (long)test_set.count
-                                                                         : o->test_batch_size;
-        printf("first test batch: [%ld, %d, %d, %d]\n", first, test_set.channels, test_set.rows,
-               test_set.cols);
-    }
-    nn_lr_schedule schedule;
-    const long batches_per_epoch =
-        (train_batches.size(train_batches.ctx) + batch_size - 1) / batch_size;
-    const nn_lr_schedule *lr =
-        train_optim_schedule(&o->optim, &schedule, o->epochs, batches_per_epoch);
-    train_optim_describe(stdout, &opt, lr);
-    nn_train_config cfg = {.batch_size = batch_size, .log_interval = o->log_interval, .lr = lr,
-                           .first_batch = resume.next_batch};
+static int train(train_args *a, const cli_command *cmd) {
+    const run_train_options *o = &a->run;
+    cassnn_err err = {0};
+    cql_session *s = NULL;
+    run_train *r = NULL;
+    char *model = NULL;
+    run_events events = cli_table_events(stdout);
+    events.progress = print_progress;
+    events.checkpoint_lost = print_lost;
+    if (o->keyspace && cli_connect(cmd, NULL, 0, &s)) return 1;
+    int rc = 1;
+    if (o->model && !(model = cli_model_arg(o->model, &err))) goto fail;
+    if (model) a->run.model = model;
+    if (run_train_open(&r, s, o, &events, &err)) goto fail;
+    print_header(run_train_describe(r), o);
     nn_eval_stats test;
-    if (run_test(exec, &net, &test_batches, o->test_batch_size, &test, &err)) goto fail;
-    if (checkpoints) train_registry_test(checkpoints, resume.epoch, &test);
-    double train_seconds = 0.0, test_seconds = test.seconds;
-    long train_images = 0, test_images = test.images;
-    for (int epoch = resume.epoch; epoch <= o->epochs; epoch++) {
-        nn_epoch_stats stats;
-        if (nn_train_epoch(exec, &net, &opt, &train_batches, epoch, &cfg, print_progress,
-                           checkpoints, &stats, &err))
-            goto fail;
-        cfg.first_batch = 0;
-        train_seconds += stats.seconds;
-        train_images += stats.images;
-        if (run_test(exec, &net, &test_batches, o->test_batch_size, &test, &err)) goto fail;
-        test_seconds += test.seconds;
-        test_images += test.images;
-        if (checkpoints) train_registry_test(checkpoints, epoch + 1, &test);
-    }
-    if (o->save && blob_net_save_file(&net, BLOB_SAFETENSORS, o->save, &err)) goto fail;
+    double train_s = 0, test_s = 0;
+    long train_n = 0, test_n = 0;
+    if (run_epochs(r, o, &test, &train_s, &train_n, &test_s, &test_n, &err)) goto fail;
+    if (a->save && run_train_save(r, a->save, &err)) goto fail;
     printf("Done: %d epochs, %ld training images in %.2f s = %.0f images/s training, "
            "%.0f images/s testing (%d threads); final accuracy %ld/%ld (%.2f%%)\n",
-           o->epochs, train_images, train_seconds,
-           train_seconds > 0 ? (double)train_images / train_seconds : 0.0,
-           test_seconds > 0 ? (double)test_images / test_seconds : 0.0, nn_exec_threads(exec),
+           o->epochs, train_n, train_s, train_s > 0 ? (double)train_n / train_s : 0.0,
+           test_s > 0 ? (double)test_n / test_s : 0.0, run_train_describe(r)->threads,
            test.correct, test.images,
            test.images ? 100.0 * (double)test.correct / (double)test.images : 0.0);
     rc = 0;
@@ -208,106 +195,15 @@ static int train(const train_options *o) {
 fail:
     fprintf(stderr, "cassnn train: %s\n", err.msg);
 done:
-    /* Waits for the checkpoint writes and reports any that failed. */
-    if (o->keyspace && train_registry_close(&registry)) rc = 1;
-    data_stream_close(train_stream);
-    data_stream_close(test_stream);
-    data_feed_free(&train_src);
-    data_feed_free(&test_src);
-    nn_optim_free(&opt);
-    nn_exec_free(exec);
-    nn_net_free(&net);
+    if (close_run(r, o->keyspace)) rc = 1;
+    cql_session_close(s);
     free(model);
-    data_images_free(&train_set);
-    data_images_free(&test_set);
     return rc;
 }
 
 int cmd_train(int argc, char **argv) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    train_options o = {.model = "tutorial", .train_table = "raw_train", .test_table = "raw_test",
-                       .epochs = 3, .batch_size = 64,
-                       .test_batch_size = 1000, .log_interval = 10,
-                       .threads = cpus > 0 ? (int)cpus : 1,
-                       .seed = 1, .memory_budget = data_default_memory_budget()};
-    static const struct option longopts[] = {
-        {"idx", required_argument, 0, 'i'},        {"model", required_argument, 0, 'm'},
-        {"epochs", required_argument, 0, 'e'},     {"batch-size", required_argument, 0, 'b'},
-        {"test-batch-size", required_argument, 0, 'B'}, {"seed", required_argument, 0, 's'},
-        {"log-interval", required_argument, 0, 'L'}, {"threads", required_argument, 0, 't'},
-        {"keyspace", required_argument, 0, 'k'},   {"train-table", required_argument, 0, 'T'},
-        {"test-table", required_argument, 0, 'U'}, {"dataset", required_argument, 0, 'd'},
-        {"resume", required_argument, 0, 'r'},     {"host", required_argument, 0, 'H'},
-        {"port", required_argument, 0, 'P'},       {"save", required_argument, 0, 'S'},
-        {"memory-budget", required_argument, 0, 'G'}, {"help", no_argument, 0, 'h'},
-        TRAIN_OPTIM_OPTIONS,
-        {0, 0, 0, 0},
-    };
-    train_optim_defaults(&o.optim);
-    optind = 1;
-    int c;
-    double v;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        const char *flag = longopts[0].name;
-        for (const struct option *lo = longopts; lo->name; lo++)
-            if (lo->val == c) flag = lo->name;
-        switch (c) {
-        case 'i': o.idx_dir = optarg; break;
-        case 'm': o.model = optarg; break;
-        case 'S': o.save = optarg; break;
-        case 'e': if (train_parse_int(flag, optarg, 0, &o.epochs)) return 2; break;
-        case 'b': if (train_parse_int(flag, optarg, 1, &o.batch_size)) return 2; break;
-        case 'B': if (train_parse_int(flag, optarg, 1, &o.test_batch_size)) return 2; break;
-        case 'L': if (train_parse_int(flag, optarg, 0, &o.log_interval)) return 2; break;
-        case 't': if (train_parse_int(flag, optarg, 1, &o.threads)) return 2; break;
-        case 's': if (train_parse_number(flag, optarg, 0, 1.8e19, &v)) return 2; o.seed = (unsigned long long)v; break;
-        case 'k': o.keyspace = optarg; break;
-        case 'T': o.train_table = optarg; break;
-        case 'U': o.test_table = optarg; break;
-        case 'd': o.dataset = optarg; break;
-        case 'r': o.resume = optarg; break;
-        case 'H': o.host = optarg; break;
-        case 'P': if (train_parse_int(flag, optarg, 1, &o.port)) return 2; break;
-        case 'G':
-            if (data_parse_size(optarg, &o.memory_budget)) {
-                fprintf(stderr, "cassnn train: --memory-budget '%s': expected a size such as "
-                                "64M or 2G\n", optarg);
-                return 2;
-            }
-            break;
-        case 'h': usage(stdout); return 0;
-        default: {
-            const int taken = train_optim_parse(&o.optim, c, flag, optarg);
-            if (taken < 0) return 2;
-            if (taken > 0) {
-                usage(stderr);
-                return 2;
-            }
-        }
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "cassnn train: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    if (!o.idx_dir == !o.keyspace || (o.resume && !o.keyspace)) {
-        fprintf(stderr, "cassnn train: give --idx DIR or --keyspace KS (--resume needs --keyspace)\n");
-        usage(stderr);
-        return 2;
-    }
-    if (train_optim_check(&o.optim, o.resume != NULL)) return 2;
-    if (!o.dataset) o.dataset = o.keyspace && strstr(o.keyspace, "fashion") ? "fashion" : "mnist";
-    float mean, std;
-    if (data_feed_normalisation(o.dataset, &mean, &std)) {
-        fprintf(stderr, "cassnn train: --dataset %s: expected mnist or fashion\n", o.dataset);
-        return 2;
-    }
-    if (o.keyspace && (!registry_valid_name(o.keyspace) || !registry_valid_name(o.train_table) ||
-                       !registry_valid_name(o.test_table))) {
-        fprintf(stderr, "cassnn train: keyspace and table names are letters, digits and _ "
-                        "(at most 48)\n");
-        return 2;
-    }
-    return train(&o);
+    train_args a;
+    cli_command cmd;
+    const int st = parse(argc, argv, &a, &cmd);
+    return st != CLI_GO ? st : train(&a, &cmd);
 }

@@ -14,7 +14,6 @@ static const cassnn_command commands[] = {
     {"predict", cmd_predict, "classify raw_predict/raw_test rows or image files with a stored model"},
     {"serve", cmd_serve, "HTTP prediction service and drawing page for a stored model"},
     {"report", cmd_report, "an HTML training report of a keyspace (--compare another)"},
-
 };
 
 static void usage(FILE *out) {

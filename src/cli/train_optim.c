@@ -4,7 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-int train_parse_number(const char *flag, const char *text, double min, double max, double *out) {
+/* The flags, in the order of their bits in train_optim_flags.given. */
+enum train_optim_flag {
+    TO_LR, TO_MOMENTUM, TO_OPTIMIZER, TO_WEIGHT_DECAY, TO_NESTEROV, TO_DAMPENING, TO_BETAS,
+    TO_EPS, TO_SCHEDULE, TO_STEP_EPOCHS, TO_GAMMA, TO_MIN_LR, TO_MAX_LR, TO_PCT_START,
+    TO_NO_CYCLE_MOMENTUM, TO_END
+};
+
+static const char *const flag_names[TO_END] = {
+    "lr", "momentum", "optimizer", "weight-decay", "nesterov", "dampening", "betas", "eps",
+    "schedule", "step-epochs", "gamma", "min-lr", "max-lr", "pct-start", "no-cycle-momentum",
+};
+
+static int parse_number(const char *flag, const char *text, double min, double max, double *out) {
     char *end;
     double v = strtod(text, &end);
     if (end == text || *end || !(v >= min && v <= max)) {
@@ -16,9 +28,9 @@ int train_parse_number(const char *flag, const char *text, double min, double ma
     return 0;
 }
 
-int train_parse_int(const char *flag, const char *text, int min, int *out) {
+static int parse_int(const char *flag, const char *text, int min, int *out) {
     double v;
-    if (train_parse_number(flag, text, min, 1e9, &v)) return -1;
+    if (parse_number(flag, text, min, 1e9, &v)) return -1;
     if (v != (double)(int)v) {
         fprintf(stderr, "cassnn train: --%s '%s': expected an integer\n", flag, text);
         return -1;
@@ -41,21 +53,6 @@ static const char *schedule_name(nn_lr_schedule_kind kind) {
     return "?";
 }
 
-void train_optim_defaults(train_optim_flags *f) {
-    memset(f, 0, sizeof *f);
-    f->kind = NN_OPTIM_SGD;
-    f->lr = 0.01f;
-    f->momentum = 0.5f;
-    f->beta1 = 0.9f;
-    f->beta2 = 0.999f;
-    f->eps = 1e-8f;
-    f->schedule = NN_LR_CONSTANT;
-    f->step_epochs = 1;
-    f->gamma = 0.1f;
-    f->pct_start = 0.3f;
-    f->cycle_momentum = 1;
-}
-
 /* "B1,B2", each in [0, 1). */
 static int parse_betas(const char *text, float *b1, float *b2) {
     char *end;
@@ -69,15 +66,19 @@ static int parse_betas(const char *text, float *b1, float *b2) {
     return 0;
 }
 
-int train_optim_parse(train_optim_flags *f, int val, const char *name, const char *arg) {
-    if (val < TO_LR || val >= TO_END) return 1;
-    f->given |= 1u << (val - TO_LR);
+int train_optim_flag(void *user, const char *name, const char *arg) {
+    train_optim_flags *f = user;
+    run_optim_options *o = f->optim;
+    int flag = 0;
+    while (flag < TO_END && strcmp(name, flag_names[flag])) flag++;
+    if (flag == TO_END) return -1;
+    f->given |= 1u << flag;
     double v;
-    switch ((enum train_optim_flag)val) {
+    switch ((enum train_optim_flag)flag) {
     case TO_OPTIMIZER:
-        if (!strcmp(arg, "sgd")) f->kind = NN_OPTIM_SGD;
-        else if (!strcmp(arg, "adam")) f->kind = NN_OPTIM_ADAM;
-        else if (!strcmp(arg, "adamw")) f->kind = NN_OPTIM_ADAMW;
+        if (!strcmp(arg, "sgd")) o->kind = NN_OPTIM_SGD;
+        else if (!strcmp(arg, "adam")) o->kind = NN_OPTIM_ADAM;
+        else if (!strcmp(arg, "adamw")) o->kind = NN_OPTIM_ADAMW;
         else {
             fprintf(stderr, "cassnn train: --optimizer '%s': expected sgd, adam or adamw\n", arg);
             return -1;
@@ -86,61 +87,56 @@ int train_optim_parse(train_optim_flags *f, int val, const char *name, const cha
     case TO_SCHEDULE:
         for (size_t i = 0; i < sizeof schedules / sizeof schedules[0]; i++)
             if (!strcmp(arg, schedules[i].name)) {
-                f->schedule = schedules[i].kind;
+                o->schedule = schedules[i].kind;
                 return 0;
             }
         fprintf(stderr, "cassnn train: --schedule '%s': expected constant, step, cosine or "
                         "onecycle\n", arg);
         return -1;
     case TO_BETAS:
-        if (parse_betas(arg, &f->beta1, &f->beta2)) {
+        if (parse_betas(arg, &o->beta1, &o->beta2)) {
             fprintf(stderr, "cassnn train: --betas '%s': expected B1,B2 with each in [0, 1)\n",
                     arg);
             return -1;
         }
         return 0;
-    case TO_NESTEROV: f->nesterov = 1; return 0;
-    case TO_NO_CYCLE_MOMENTUM: f->cycle_momentum = 0; return 0;
-    case TO_STEP_EPOCHS: return train_parse_int(name, arg, 1, &f->step_epochs);
+    case TO_NESTEROV: o->nesterov = 1; return 0;
+    case TO_NO_CYCLE_MOMENTUM: o->cycle_momentum = 0; return 0;
+    case TO_STEP_EPOCHS: return parse_int(name, arg, 1, &o->step_epochs);
     default: break;
     }
     /* the plain numbers */
-    if (train_parse_number(name, arg, 0.0, 1e6, &v)) return -1;
-    switch ((enum train_optim_flag)val) {
-    case TO_LR: f->lr = (float)v; break;
-    case TO_MOMENTUM: f->momentum = (float)v; break;
-    case TO_WEIGHT_DECAY: f->weight_decay = (float)v; break;
-    case TO_DAMPENING: f->dampening = (float)v; break;
-    case TO_EPS: f->eps = (float)v; break;
-    case TO_GAMMA: f->gamma = (float)v; break;
-    case TO_MIN_LR: f->min_lr = (float)v; break;
-    case TO_MAX_LR: f->max_lr = (float)v; break;
+    if (parse_number(name, arg, 0.0, 1e6, &v)) return -1;
+    switch ((enum train_optim_flag)flag) {
+    case TO_LR: o->lr = (float)v; break;
+    case TO_MOMENTUM: o->momentum = (float)v; break;
+    case TO_WEIGHT_DECAY: o->weight_decay = (float)v; break;
+    case TO_DAMPENING: o->dampening = (float)v; break;
+    case TO_EPS: o->eps = (float)v; break;
+    case TO_GAMMA: o->gamma = (float)v; break;
+    case TO_MIN_LR: o->min_lr = (float)v; break;
+    case TO_MAX_LR: o->max_lr = (float)v; break;
     case TO_PCT_START:
         if (!(v > 0.0 && v < 1.0)) {
             fprintf(stderr, "cassnn train: --pct-start '%s': expected a fraction in (0, 1)\n", arg);
             return -1;
         }
-        f->pct_start = (float)v;
+        o->pct_start = (float)v;
         break;
-    default: return 1;
+    default: return -1;
     }
     return 0;
 }
 
 static int given(const train_optim_flags *f, enum train_optim_flag flag) {
-    return (f->given >> (flag - TO_LR)) & 1u;
+    return (f->given >> flag) & 1u;
 }
 
-static const char *const flag_names[TO_END - TO_LR] = {
-    "--lr", "--momentum", "--optimizer", "--weight-decay", "--nesterov", "--dampening",
-    "--betas", "--eps", "--schedule", "--step-epochs", "--gamma", "--min-lr", "--max-lr",
-    "--pct-start", "--no-cycle-momentum",
-};
-
-/* The name of the first flag of the 0-terminated list that was given, or NULL. */
+/* The name of the first flag of the list (ended by TO_END) that was given,
+ * or NULL. */
 static const char *first_given(const train_optim_flags *f, const int *flags) {
-    for (; *flags; flags++)
-        if (given(f, (enum train_optim_flag)*flags)) return flag_names[*flags - TO_LR];
+    for (; *flags != TO_END; flags++)
+        if (given(f, (enum train_optim_flag)*flags)) return flag_names[*flags];
     return NULL;
 }
 
@@ -150,89 +146,53 @@ static int usage_error(const char *what) {
 }
 
 int train_optim_check(const train_optim_flags *f, int resuming) {
+    const run_optim_options *o = f->optim;
     char msg[256];
     const char *flag;
     static const int optimizer_flags[] = {TO_OPTIMIZER, TO_MOMENTUM, TO_WEIGHT_DECAY,
-                                          TO_NESTEROV, TO_DAMPENING, TO_BETAS, TO_EPS, 0};
+                                          TO_NESTEROV, TO_DAMPENING, TO_BETAS, TO_EPS, TO_END};
     if (resuming && (flag = first_given(f, optimizer_flags))) {
-        snprintf(msg, sizeof msg, "%s with --resume: the checkpoint holds the optimizer and its "
+        snprintf(msg, sizeof msg, "--%s with --resume: the checkpoint holds the optimizer and its "
                  "settings", flag);
         return usage_error(msg);
     }
-    const int sgd = f->kind == NN_OPTIM_SGD;
-    if (sgd && (flag = first_given(f, (const int[]){TO_BETAS, TO_EPS, 0}))) {
-        snprintf(msg, sizeof msg, "%s applies to --optimizer adam and adamw, not sgd", flag);
+    const int sgd = o->kind == NN_OPTIM_SGD;
+    if (sgd && (flag = first_given(f, (const int[]){TO_BETAS, TO_EPS, TO_END}))) {
+        snprintf(msg, sizeof msg, "--%s applies to --optimizer adam and adamw, not sgd", flag);
         return usage_error(msg);
     }
     if (!sgd && (flag = first_given(f, (const int[]){TO_MOMENTUM, TO_NESTEROV, TO_DAMPENING,
-                                                     0}))) {
-        snprintf(msg, sizeof msg, "%s applies to --optimizer sgd, not %s", flag,
-                 nn_optim_kind_name(f->kind));
+                                                     TO_END}))) {
+        snprintf(msg, sizeof msg, "--%s applies to --optimizer sgd, not %s", flag,
+                 nn_optim_kind_name(o->kind));
         return usage_error(msg);
     }
-    const int cycling = f->schedule == NN_LR_ONE_CYCLE && f->cycle_momentum;
-    if (sgd && f->nesterov && !cycling && (f->momentum <= 0.0f || f->dampening != 0.0f))
+    const int cycling = o->schedule == NN_LR_ONE_CYCLE && o->cycle_momentum;
+    if (sgd && o->nesterov && !cycling && (o->momentum <= 0.0f || o->dampening != 0.0f))
         return usage_error("--nesterov needs a momentum > 0 and no --dampening");
-    if (sgd && f->nesterov && cycling && f->dampening != 0.0f)
+    if (sgd && o->nesterov && cycling && o->dampening != 0.0f)
         return usage_error("--nesterov needs no --dampening");
     if (cycling && given(f, TO_MOMENTUM))
         return usage_error("--momentum with --schedule onecycle: one-cycle cycles the momentum "
                            "from 0.95 to 0.85 and back (add --no-cycle-momentum to keep yours)");
-    if (f->schedule != NN_LR_STEP &&
-        (flag = first_given(f, (const int[]){TO_STEP_EPOCHS, TO_GAMMA, 0}))) {
-        snprintf(msg, sizeof msg, "%s applies to --schedule step", flag);
+    if (o->schedule != NN_LR_STEP &&
+        (flag = first_given(f, (const int[]){TO_STEP_EPOCHS, TO_GAMMA, TO_END}))) {
+        snprintf(msg, sizeof msg, "--%s applies to --schedule step", flag);
         return usage_error(msg);
     }
-    if (f->schedule != NN_LR_COSINE && given(f, TO_MIN_LR))
+    if (o->schedule != NN_LR_COSINE && given(f, TO_MIN_LR))
         return usage_error("--min-lr applies to --schedule cosine");
-    if (f->schedule == NN_LR_COSINE && f->min_lr > f->lr)
+    if (o->schedule == NN_LR_COSINE && o->min_lr > o->lr)
         return usage_error("--min-lr is above --lr: cosine annealing goes down from --lr");
-    if (f->schedule != NN_LR_ONE_CYCLE &&
+    if (o->schedule != NN_LR_ONE_CYCLE &&
         (flag = first_given(f, (const int[]){TO_MAX_LR, TO_PCT_START, TO_NO_CYCLE_MOMENTUM,
-                                             0}))) {
-        snprintf(msg, sizeof msg, "%s applies to --schedule onecycle", flag);
+                                             TO_END}))) {
+        snprintf(msg, sizeof msg, "--%s applies to --schedule onecycle", flag);
         return usage_error(msg);
     }
-    if (f->schedule == NN_LR_ONE_CYCLE && given(f, TO_LR) && given(f, TO_MAX_LR))
+    if (o->schedule == NN_LR_ONE_CYCLE && given(f, TO_LR) && given(f, TO_MAX_LR))
         return usage_error("--lr and --max-lr with --schedule onecycle: give one (the peak lr)");
     return 0;
-}
-
-/* One-cycle's peak lr: --max-lr, else --lr. */
-static float peak_lr(const train_optim_flags *f) {
-    return given(f, TO_MAX_LR) ? f->max_lr : f->lr;
-}
-
-/* PyTorch's OneCycleLR defaults: momentum between these, beta1 likewise. */
-#define ONE_CYCLE_BASE_MOMENTUM 0.85f
-#define ONE_CYCLE_MAX_MOMENTUM 0.95f
-
-int train_optim_create(const train_optim_flags *f, nn_optim *opt, long n, cassnn_err *err) {
-    const int cycling = f->schedule == NN_LR_ONE_CYCLE && f->cycle_momentum;
-    const float lr = f->schedule == NN_LR_ONE_CYCLE ? peak_lr(f) : f->lr;
-    /* torch.optim.AdamW's default decay is 1e-2; SGD's and Adam's 0 */
-    const float decay = f->kind == NN_OPTIM_ADAMW && !given(f, TO_WEIGHT_DECAY) ? 1e-2f
-                                                                                : f->weight_decay;
-    if (f->kind == NN_OPTIM_SGD)
-        /* OneCycleLR sets the momentum to max_momentum when it starts */
-        return nn_optim_sgd(opt, n, lr, cycling ? ONE_CYCLE_MAX_MOMENTUM : f->momentum,
-                            f->dampening, decay, f->nesterov, err);
-    return nn_optim_adam(opt, n, lr, cycling ? ONE_CYCLE_MAX_MOMENTUM : f->beta1, f->beta2,
-                         f->eps, decay, f->kind == NN_OPTIM_ADAMW, err);
-}
-
-const nn_lr_schedule *train_optim_schedule(const train_optim_flags *f, nn_lr_schedule *out,
-                                           int epochs, long batches_per_epoch) {
-    if (f->schedule == NN_LR_CONSTANT) return NULL;
-    *out = (nn_lr_schedule){
-        .kind = f->schedule, .base_lr = f->lr, .step_epochs = f->step_epochs, .gamma = f->gamma,
-        .min_lr = f->min_lr, .total_steps = (long)epochs * batches_per_epoch,
-        .pct_start = f->pct_start, .div_factor = 25.0f, .final_div_factor = 1e4f,
-        .cycle_momentum = f->cycle_momentum, .base_momentum = ONE_CYCLE_BASE_MOMENTUM,
-        .max_momentum = ONE_CYCLE_MAX_MOMENTUM};
-    if (f->schedule == NN_LR_ONE_CYCLE) out->base_lr = peak_lr(f);
-    if (out->total_steps < 1) out->total_steps = 1;
-    return out;
 }
 
 void train_optim_describe(FILE *out, const nn_optim *o, const nn_lr_schedule *s) {

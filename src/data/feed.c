@@ -6,7 +6,7 @@
 
 #include "table_scan.h"
 
-enum { IMAGE_SIDE = 28, IMAGE_BYTES = TABLE_SCAN_IMAGE_BYTES };
+#include "cassnn/table_plan.h"
 
 int data_feed_normalisation(const char *dataset, float *mean, float *std) {
     if (!strcmp(dataset, "mnist")) {
@@ -23,7 +23,7 @@ int data_feed_normalisation(const char *dataset, float *mean, float *std) {
 
 /* Rows one scanning thread collected, in arrival order. */
 typedef struct row_chunk {
-    size_t count, cap;
+    size_t count, cap, image_bytes;
     int32_t *ids;
     int16_t *labels;
     uint8_t *pixels;
@@ -31,12 +31,12 @@ typedef struct row_chunk {
 
 static int chunk_grow(row_chunk *c) {
     if (c->count < c->cap) return 0;
-    size_t cap = c->cap ? c->cap * 2 : 4096;
+    const size_t cap = c->cap ? c->cap * 2 : 4096;
     int32_t *ids = realloc(c->ids, cap * sizeof *ids);
     if (ids) c->ids = ids;
     int16_t *labels = realloc(c->labels, cap * sizeof *labels);
     if (labels) c->labels = labels;
-    uint8_t *pixels = realloc(c->pixels, cap * IMAGE_BYTES);
+    uint8_t *pixels = realloc(c->pixels, cap * c->image_bytes);
     if (pixels) c->pixels = pixels;
     if (!ids || !labels || !pixels) return -1;
     c->cap = cap;
@@ -56,7 +56,7 @@ static int take_row(void *user, const table_scan *t, const cql_result *page, int
     if (chunk_grow(c))
         return cassnn_err_set(err, "%s: out of memory after %zu rows", t->what, c->count);
     if (table_scan_image(t, page, r, &c->ids[c->count], &c->labels[c->count],
-                         c->pixels + c->count * IMAGE_BYTES, err))
+                         c->pixels + c->count * c->image_bytes, err))
         return -1;
     c->count++;
     return 0;
@@ -74,8 +74,8 @@ static int by_id(const void *a, const void *b) {
 }
 
 /* Concatenates the workers' rows into out, sorted by id. */
-static int merge_rows(const row_chunk *w, int n, data_images *out, const char *what,
-                      cassnn_err *err) {
+static int merge_rows(const row_chunk *w, int n, data_shape shape, data_images *out,
+                      const char *what, cassnn_err *err) {
     size_t total = 0;
     for (int t = 0; t < n; t++) total += w[t].count;
     row_ref *refs = malloc((total ? total : 1) * sizeof *refs);
@@ -85,16 +85,16 @@ static int merge_rows(const row_chunk *w, int n, data_images *out, const char *w
         for (size_t i = 0; i < w[t].count; i++)
             refs[k++] = (row_ref){w[t].ids[i], t, i};
     qsort(refs, total, sizeof *refs, by_id);
-    if (data_images_alloc(out, total, 1, IMAGE_SIDE, IMAGE_SIDE, err)) {
+    if (data_images_alloc(out, total, shape.channels, shape.rows, shape.cols, err)) {
         free(refs);
         return cassnn_err_wrap(err, "%s", what);
     }
+    const size_t image = data_image_size(out);
     for (size_t i = 0; i < total; i++) {
         const row_chunk *c = &w[refs[i].worker];
         out->ids[i] = refs[i].id;
         out->labels[i] = c->labels[refs[i].index];
-        memcpy(out->pixels + i * IMAGE_BYTES, c->pixels + refs[i].index * IMAGE_BYTES,
-               IMAGE_BYTES);
+        memcpy(out->pixels + i * image, c->pixels + refs[i].index * image, image);
     }
     free(refs);
     return 0;
@@ -103,8 +103,13 @@ static int merge_rows(const row_chunk *w, int n, data_images *out, const char *w
 int data_table_load(cql_session *s, const char *keyspace, const char *table,
                     const data_scan_options *o, data_images *out, cassnn_err *err) {
     memset(out, 0, sizeof *out);
+    data_shape shape;
+    int found;
+    if (data_table_shape(s, keyspace, table, &shape, &found, err)) return -1;
+    if (!found) return 0; /* no rows, no shape */
     table_scan scan;
     if (table_scan_open(&scan, s, keyspace, table, "id, label, pixels", o, err)) return -1;
+    table_scan_set_shape(&scan, shape);
     row_chunk *chunks = calloc((size_t)scan.threads, sizeof *chunks);
     void **users = calloc((size_t)scan.threads, sizeof *users);
     int rc = -1;
@@ -112,9 +117,12 @@ int data_table_load(cql_session *s, const char *keyspace, const char *table,
         cassnn_err_set(err, "%s: out of memory", scan.what);
         goto done;
     }
-    for (int t = 0; t < scan.threads; t++) users[t] = &chunks[t];
+    for (int t = 0; t < scan.threads; t++) {
+        chunks[t].image_bytes = scan.image_bytes;
+        users[t] = &chunks[t];
+    }
     if (table_scan_all(&scan, take_row, users, err) == 0)
-        rc = merge_rows(chunks, scan.threads, out, scan.what, err);
+        rc = merge_rows(chunks, scan.threads, shape, out, scan.what, err);
 done:
     for (int t = 0; chunks && t < scan.threads; t++) chunk_free(&chunks[t]);
     free(chunks);

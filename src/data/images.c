@@ -32,6 +32,23 @@ int data_images_alloc(data_images *s, size_t count, int channels, int rows, int 
     return 0;
 }
 
+/* The integer square root of n when n is a square, else 0. */
+static size_t square_side(size_t n) {
+    size_t k = (size_t)llround(sqrt((double)n));
+    while (k * k > n) k--;
+    while ((k + 1) * (k + 1) <= n) k++;
+    return k * k == n ? k : 0;
+}
+
+int data_shape_from_pixels(size_t n, data_shape *out) {
+    size_t side;
+    if (n == 0 || n > (size_t)1 << 30) return -1;
+    if ((side = square_side(n))) *out = (data_shape){1, (int)side, (int)side};
+    else if (n % 3 == 0 && (side = square_side(n / 3))) *out = (data_shape){3, (int)side, (int)side};
+    else return -1;
+    return 0;
+}
+
 /* Copies count images of src from index start into a fresh set. */
 static int copy_range(const data_images *src, size_t start, size_t count, data_images *dst,
                       cassnn_err *err) {

@@ -8,97 +8,8 @@
 #include <string.h>
 
 #include "cassnn/nn_rng.h"
+#include "cassnn/table_plan.h"
 #include "table_scan.h"
-
-enum { IMAGE_BYTES = TABLE_SCAN_IMAGE_BYTES };
-
-/* ---- choosing a mode ---------------------------------------------------------- */
-
-static int add_count(void *user, const table_scan *t, const cql_result *page, int32_t r,
-                     cassnn_err *err) {
-    int64_t n;
-    if (cql_cell_bigint(cql_result_cell(page, r, 0), cql_result_column(page, 0)->type, &n, err))
-        return cassnn_err_wrap(err, "%s: count", t->what);
-    *(long *)user += (long)n;
-    return 0;
-}
-
-int data_table_count(cql_session *s, const char *keyspace, const char *table,
-                     const data_scan_options *o, long *rows, cassnn_err *err) {
-    table_scan scan;
-    /* Fewer, larger ranges than a read: a count answers one row per range. */
-    data_scan_options co = o ? *o : (data_scan_options){0};
-    if (co.ranges <= 0) co.ranges = 64;
-    if (table_scan_open(&scan, s, keyspace, table, "count(*)", &co, err)) return -1;
-    long *counts = calloc((size_t)scan.threads, sizeof *counts);
-    void **users = calloc((size_t)scan.threads, sizeof *users);
-    int rc = -1;
-    if (!counts || !users) {
-        cassnn_err_set(err, "%s: out of memory", scan.what);
-    } else {
-        for (int t = 0; t < scan.threads; t++) users[t] = &counts[t];
-        if ((rc = table_scan_all(&scan, add_count, users, err)) == 0) {
-            *rows = 0;
-            for (int t = 0; t < scan.threads; t++) *rows += counts[t];
-        }
-    }
-    free(counts);
-    free(users);
-    return rc;
-}
-
-int data_table_rows(cql_session *s, const char *keyspace, const char *table,
-                    const data_scan_options *o, long *rows, int *exact, cassnn_err *err) {
-    cql_value v[2] = {cql_text(keyspace), cql_text(table)};
-    cql_result *r;
-    if (cql_query(s, "SELECT partitions_count FROM system.size_estimates WHERE keyspace_name = ? "
-                     "AND table_name = ?", v, 2, &r, err))
-        return cassnn_err_wrap(err, "size estimate of %s.%s", keyspace, table);
-    long sum = 0;
-    const int32_t n = cql_result_row_count(r);
-    for (int32_t i = 0; i < n; i++) {
-        int64_t part;
-        if (cql_get_bigint(r, i, 0, &part, err)) {
-            cql_result_free(r);
-            return cassnn_err_wrap(err, "size estimate of %s.%s", keyspace, table);
-        }
-        sum += (long)part;
-    }
-    cql_result_free(r);
-    if (n > 0 && sum > 0) {
-        *rows = sum;
-        *exact = 0;
-        return 0;
-    }
-    *exact = 1;
-    return data_table_count(s, keyspace, table, o, rows, err);
-}
-
-size_t data_load_once_bytes(long rows) { return 2 * (size_t)(rows > 0 ? rows : 0) * DATA_ROW_BYTES; }
-
-size_t data_default_memory_budget(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    unsigned long long kb = 0;
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    if (f) fclose(f);
-    return kb ? (size_t)(kb * 1024 / 2) : (size_t)1 << 30;
-}
-
-int data_parse_size(const char *text, size_t *bytes) {
-    char *end;
-    const double v = strtod(text, &end);
-    double unit = 1;
-    if (*end == 'K' || *end == 'k') unit = 1024.0;
-    else if (*end == 'M' || *end == 'm') unit = 1024.0 * 1024;
-    else if (*end == 'G' || *end == 'g') unit = 1024.0 * 1024 * 1024;
-    else if (*end == 'T' || *end == 't') unit = 1024.0 * 1024 * 1024 * 1024;
-    if (unit > 1) end++;
-    if (end == text || *end || !(v > 0) || v * unit > 1e18) return -1;
-    *bytes = (size_t)(v * unit);
-    return 0;
-}
 
 /* ---- the stream ------------------------------------------------------------------- */
 
@@ -124,6 +35,7 @@ typedef struct row_buffer {
 struct data_stream {
     table_scan scan;
     long rows;
+    size_t image_bytes, row_bytes; /* of one image, of one row in memory */
     int shuffle;
     uint64_t seed;
     float lut[256];
@@ -165,7 +77,7 @@ static int sink_row(void *user, const table_scan *t, const cql_result *page, int
     pthread_mutex_unlock(&st->lock);
     if (cancelled) return cassnn_err_set(err, "%s: stream stopped", t->what);
     if (table_scan_image(t, page, r, &slot->ids[at], &slot->labels[at],
-                         slot->pixels + at * IMAGE_BYTES, err))
+                         slot->pixels + at * st->image_bytes, err))
         return -1;
     pthread_mutex_lock(&st->lock);
     slot->filled++;
@@ -248,7 +160,7 @@ static int take_input(data_stream *st, size_t to, cassnn_err *err) {
     row_buffer *b = &st->buffer;
     b->ids[to] = slot->ids[at];
     b->labels[to] = slot->labels[at];
-    memcpy(b->pixels + to * IMAGE_BYTES, slot->pixels + at * IMAGE_BYTES, IMAGE_BYTES);
+    memcpy(b->pixels + to * st->image_bytes, slot->pixels + at * st->image_bytes, st->image_bytes);
     pthread_mutex_lock(&st->lock);
     slot->taken++;
     pthread_cond_broadcast(&st->changed);
@@ -270,8 +182,8 @@ static int next_image(data_stream *st, float *x, int32_t *label, int32_t *id, ca
     if (b->count == 0) return 0;
     const size_t j = st->shuffle ? nn_rng_below(&st->pick, (uint32_t)b->count) : 0;
     if (x) {
-        const uint8_t *px = b->pixels + j * IMAGE_BYTES;
-        for (int k = 0; k < IMAGE_BYTES; k++) x[k] = st->lut[px[k]];
+        const uint8_t *px = b->pixels + j * st->image_bytes;
+        for (size_t k = 0; k < st->image_bytes; k++) x[k] = st->lut[px[k]];
     }
     *label = b->labels[j];
     if (id) *id = b->ids[j];
@@ -279,7 +191,8 @@ static int next_image(data_stream *st, float *x, int32_t *label, int32_t *id, ca
     if (j != last) {
         b->ids[j] = b->ids[last];
         b->labels[j] = b->labels[last];
-        memcpy(b->pixels + j * IMAGE_BYTES, b->pixels + last * IMAGE_BYTES, IMAGE_BYTES);
+        memcpy(b->pixels + j * st->image_bytes, b->pixels + last * st->image_bytes,
+               st->image_bytes);
     }
     return 1;
 }
@@ -327,8 +240,8 @@ int data_stream_next(data_stream *st, float *x, int32_t *labels, int32_t *ids, i
                      cassnn_err *err) {
     int n = 0;
     for (; n < max; n++) {
-        const int got = next_image(st, x + (long)n * IMAGE_BYTES, &labels[n], ids ? &ids[n] : NULL,
-                                   err);
+        const int got = next_image(st, x + (size_t)n * st->image_bytes, &labels[n],
+                                   ids ? &ids[n] : NULL, err);
         if (got < 0) return -1;
         if (got == 0) break;
     }
@@ -344,11 +257,52 @@ nn_batch_source data_stream_batches(data_stream *st) {
     return s;
 }
 
-static int rows_alloc(size_t n, int32_t **ids, int16_t **labels, uint8_t **pixels) {
+static int rows_alloc(size_t n, size_t image_bytes, int32_t **ids, int16_t **labels,
+                      uint8_t **pixels) {
     *ids = malloc(n * sizeof **ids);
     *labels = malloc(n * sizeof **labels);
-    *pixels = malloc(n * IMAGE_BYTES);
+    *pixels = malloc(n * image_bytes);
     return *ids && *labels && *pixels ? 0 : -1;
+}
+
+/* Sizes the slots, pages and shuffle buffer within the budget; fails when
+ * the budget cannot hold the readers' slots and pages and one row. */
+static int size_stream(data_stream *st, const data_stream_options *o, cassnn_err *err) {
+    /* Readers work ahead of the consumer on up to two ranges each. A slot
+     * holds a whole range when the budget allows (rows spread evenly over
+     * the ring, plus a margin), so a reader finishes its range ahead instead
+     * of waiting for the consumer to reach it; a reader's pager holds the
+     * page being read and the next one (read-ahead). A list<int> cell is 8
+     * bytes per pixel on the wire, a blob 1. Slots and pages each take at
+     * most a quarter of the budget when their sizes are left to the stream;
+     * the rest is the shuffle buffer. */
+    st->n_slots = 2 * st->scan.threads;
+    const size_t wire_row = (st->scan.blob ? 1 : 8) * st->image_bytes + 64;
+    if (o->scan.page_size <= 0) {
+        const size_t fit = o->memory_budget / 4 / ((size_t)st->scan.threads * 2 * wire_row);
+        if (fit < (size_t)st->scan.page_size) st->scan.page_size = fit > 8 ? (int32_t)fit : 8;
+    }
+    const size_t page = (size_t)st->scan.page_size;
+    const size_t per_range = (size_t)st->rows / (size_t)st->scan.ranges + 1;
+    const size_t slot_fit = o->memory_budget / 4 / ((size_t)st->n_slots * st->row_bytes);
+    st->slot_rows = per_range + per_range / 4 + page;
+    if (st->slot_rows > slot_fit) st->slot_rows = slot_fit > page ? slot_fit : page;
+    st->page_bytes = page * wire_row;
+    const size_t fixed = (size_t)st->n_slots * st->slot_rows * st->row_bytes +
+                         2 * (size_t)st->scan.threads * st->page_bytes;
+    size_t cap = o->shuffle && o->memory_budget > fixed
+                     ? (o->memory_budget - fixed) / st->row_bytes : 0;
+    if (cap > (size_t)st->rows) cap = st->rows > 0 ? (size_t)st->rows : 1;
+    if (!o->shuffle) cap = 1;
+    if (cap < 1 || fixed + cap * st->row_bytes > o->memory_budget) {
+        cassnn_err_set(err, "%s: memory budget %zu bytes is too small to stream it: %d readers "
+                            "with pages of %d rows need %zu bytes, plus %zu per buffered row",
+                       st->scan.what, o->memory_budget, st->scan.threads, st->scan.page_size,
+                       fixed, st->row_bytes);
+        return -1;
+    }
+    st->buffer.cap = cap;
+    return 0;
 }
 
 int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, const char *table,
@@ -364,54 +318,32 @@ int data_stream_open(data_stream **out, cql_session *s, const char *keyspace, co
     /* The epoch size must be exact (progress lines, checkpoint positions):
      * an estimate will not do. */
     st->rows = o->rows;
+    data_shape shape = o->shape;
+    int found = 1;
     if (table_scan_open(&st->scan, s, keyspace, table, "id, label, pixels", &o->scan, err) ||
+        (!shape.channels && data_table_shape(s, keyspace, table, &shape, &found, err)) ||
         (st->rows <= 0 && data_table_count(s, keyspace, table, &o->scan, &st->rows, err)))
         goto fail;
-    /* Readers work ahead of the consumer on up to two ranges each. A slot
-     * holds a whole range when the budget allows (rows spread evenly over
-     * the ring, plus a margin), so a reader finishes its range ahead instead
-     * of waiting for the consumer to reach it; a reader's pager holds the
-     * page being read and the next one (read-ahead). A list<int> cell is 8
-     * bytes per pixel on the wire, a blob 1. Slots and pages each take at
-     * most a quarter of the budget when their sizes are left to the stream;
-     * the rest is the shuffle buffer. */
-    st->n_slots = 2 * st->scan.threads;
-    const size_t wire_row = (st->scan.blob ? IMAGE_BYTES : 8 * IMAGE_BYTES) + 64;
-    if (o->scan.page_size <= 0) {
-        const size_t fit = o->memory_budget / 4 / ((size_t)st->scan.threads * 2 * wire_row);
-        if (fit < (size_t)st->scan.page_size) st->scan.page_size = fit > 8 ? (int32_t)fit : 8;
-    }
-    const size_t page = (size_t)st->scan.page_size;
-    const size_t per_range = (size_t)st->rows / (size_t)st->scan.ranges + 1;
-    const size_t slot_fit = o->memory_budget / 4 / ((size_t)st->n_slots * DATA_ROW_BYTES);
-    st->slot_rows = per_range + per_range / 4 + page;
-    if (st->slot_rows > slot_fit) st->slot_rows = slot_fit > page ? slot_fit : page;
-    st->page_bytes = page * wire_row;
-    const size_t fixed = (size_t)st->n_slots * st->slot_rows * DATA_ROW_BYTES +
-                         2 * (size_t)st->scan.threads * st->page_bytes;
-    size_t cap = o->shuffle && o->memory_budget > fixed
-                     ? (o->memory_budget - fixed) / DATA_ROW_BYTES : 0;
-    if (cap > (size_t)st->rows) cap = st->rows > 0 ? (size_t)st->rows : 1;
-    if (!o->shuffle) cap = 1;
-    if (cap < 1 || fixed + cap * DATA_ROW_BYTES > o->memory_budget) {
-        cassnn_err_set(err, "%s: memory budget %zu bytes is too small to stream it: %d readers "
-                            "with pages of %d rows need %zu bytes, plus %d per buffered row",
-                       st->scan.what, o->memory_budget, st->scan.threads, st->scan.page_size,
-                       fixed, DATA_ROW_BYTES);
+    if (!found || st->rows <= 0) {
+        cassnn_err_set(err, "%s has no rows to stream", st->scan.what);
         goto fail;
     }
-    st->buffer.cap = cap;
+    table_scan_set_shape(&st->scan, shape);
+    st->image_bytes = st->scan.image_bytes;
+    st->row_bytes = data_row_bytes(st->image_bytes);
+    if (size_stream(st, o, err)) goto fail;
     st->slots = calloc((size_t)st->n_slots, sizeof *st->slots);
     st->order = malloc((size_t)st->scan.ranges * sizeof *st->order);
     st->readers = calloc((size_t)st->scan.threads, sizeof *st->readers);
     int ok = st->slots && st->order && st->readers &&
-             rows_alloc(cap, &st->buffer.ids, &st->buffer.labels, &st->buffer.pixels) == 0;
+             rows_alloc(st->buffer.cap, st->image_bytes, &st->buffer.ids, &st->buffer.labels,
+                        &st->buffer.pixels) == 0;
     for (int i = 0; ok && i < st->n_slots; i++)
-        ok = rows_alloc(st->slot_rows, &st->slots[i].ids, &st->slots[i].labels,
+        ok = rows_alloc(st->slot_rows, st->image_bytes, &st->slots[i].ids, &st->slots[i].labels,
                         &st->slots[i].pixels) == 0;
     if (!ok) {
         cassnn_err_set(err, "%s: out of memory for a stream of %zu buffered rows", st->scan.what,
-                       cap);
+                       st->buffer.cap);
         goto fail;
     }
     *out = st;
@@ -426,7 +358,7 @@ long data_stream_rows(const data_stream *st) { return st->rows; }
 size_t data_stream_buffer_rows(const data_stream *st) { return st->buffer.cap; }
 
 size_t data_stream_memory(const data_stream *st) {
-    return (st->buffer.cap + (size_t)st->n_slots * st->slot_rows) * DATA_ROW_BYTES +
+    return (st->buffer.cap + (size_t)st->n_slots * st->slot_rows) * st->row_bytes +
            2 * (size_t)st->scan.threads * st->page_bytes;
 }
 

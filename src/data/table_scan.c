@@ -7,13 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+int table_scan_blob_layout(const char *table) {
+    const size_t len = strlen(table);
+    return len > 5 && !strcmp(table + len - 5, "_blob");
+}
+
 int table_scan_open(table_scan *t, cql_session *s, const char *keyspace, const char *table,
                     const char *columns, const data_scan_options *o, cassnn_err *err) {
     memset(t, 0, sizeof *t);
     t->session = s;
     snprintf(t->what, sizeof t->what, "%s.%s", keyspace, table);
-    const size_t len = strlen(table);
-    t->blob = len > 5 && !strcmp(table + len - 5, "_blob");
+    t->blob = table_scan_blob_layout(table);
     t->ranges = o && o->ranges > 0 ? o->ranges : 256;
     /* Small pages keep every response frame small (a node short of direct
      * memory stalls on multi-megabyte frames); many ranges keep the threads
@@ -38,6 +42,24 @@ static void token_range(int i, int n, int64_t *lo, int64_t *hi) {
     *hi = i == n - 1 ? INT64_MAX : (int64_t)((uint64_t)INT64_MIN + (uint64_t)(i + 1) * width);
 }
 
+void table_scan_set_shape(table_scan *t, data_shape shape) {
+    t->shape = shape;
+    t->image_bytes = (size_t)shape.channels * (size_t)shape.rows * (size_t)shape.cols;
+}
+
+/* The pixel count of a pixels cell (blob bytes or list elements). */
+static int pixel_count(const table_scan *t, cql_cell cell, cql_type type, size_t *n,
+                       cassnn_err *err) {
+    if (t->blob) {
+        const uint8_t *p;
+        return cql_cell_blob(cell, type, &p, n, err);
+    }
+    int32_t count;
+    if (cql_cell_list_count(cell, type, &count, err)) return -1;
+    *n = (size_t)count;
+    return 0;
+}
+
 int table_scan_image(const table_scan *t, const cql_result *page, int32_t r, int32_t *id_out,
                      int16_t *label_out, uint8_t *pixels, cassnn_err *err) {
     const cql_type id_t = cql_result_column(page, 0)->type,
@@ -53,17 +75,15 @@ int table_scan_image(const table_scan *t, const cql_result *page, int32_t r, int
     if (cql_cell_is_null(pixel_cell))
         return cassnn_err_set(err, "%s id %d: pixels are null", t->what, id);
     size_t n = 0;
-    if (t->blob) {
-        const uint8_t *p;
-        if (cql_cell_blob(pixel_cell, pixels_t, &p, &n, err))
-            return cassnn_err_wrap(err, "%s id %d pixels", t->what, id);
-        if (n == TABLE_SCAN_IMAGE_BYTES) memcpy(pixels, p, n);
-    } else if (cql_cell_list_int_u8(pixel_cell, pixels_t, pixels, TABLE_SCAN_IMAGE_BYTES, &n, err)) {
+    if (pixel_count(t, pixel_cell, pixels_t, &n, err))
         return cassnn_err_wrap(err, "%s id %d pixels", t->what, id);
-    }
-    if (n != TABLE_SCAN_IMAGE_BYTES)
-        return cassnn_err_set(err, "%s id %d: %zu pixels, expected %d (28x28)", t->what, id, n,
-                              TABLE_SCAN_IMAGE_BYTES);
+    if (n != t->image_bytes)
+        return cassnn_err_set(err, "%s id %d: %zu pixels, expected %zu (%dx%dx%d, the shape of "
+                                   "the table's first row)", t->what, id, n, t->image_bytes,
+                              t->shape.channels, t->shape.rows, t->shape.cols);
+    if (t->blob) memcpy(pixels, pixel_cell.p, n);
+    else if (cql_cell_list_int_u8(pixel_cell, pixels_t, pixels, n, &n, err))
+        return cassnn_err_wrap(err, "%s id %d pixels", t->what, id);
     *id_out = id;
     *label_out = (int16_t)label;
     return 0;

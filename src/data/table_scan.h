@@ -16,8 +16,6 @@
 #include "cassnn/cql.h"
 #include "cassnn/feed.h"
 
-enum { TABLE_SCAN_IMAGE_BYTES = 28 * 28 };
-
 typedef struct table_scan {
     cql_session *session;
     const cql_prepared *select;
@@ -25,11 +23,16 @@ typedef struct table_scan {
     int blob;                 /* pixels column is a blob (table name ends in _blob) */
     int ranges, threads;
     int32_t page_size;
+    data_shape shape;         /* of every image (table_scan_image); set by the caller */
+    size_t image_bytes;       /* its pixels */
 } table_scan;
 
 /* Called for row `row` of `page`; non-zero stops the scan (not retried). */
 typedef int (*table_scan_row_fn)(void *user, const table_scan *t, const cql_result *page,
                                  int32_t row, cassnn_err *err);
+
+/* 1 when table is in the blob layout (its name ends in _blob). */
+int table_scan_blob_layout(const char *table);
 
 /* Prepares the range query for columns of keyspace.table, with o's ranges,
  * threads and page size (o may be NULL: the defaults of data_scan_options). */
@@ -45,8 +48,12 @@ int table_scan_range(const table_scan *t, int range, table_scan_row_fn fn, void 
  * users[i] (users has t->threads entries). Stops at the first error. */
 int table_scan_all(const table_scan *t, table_scan_row_fn fn, void *const *users, cassnn_err *err);
 
+/* Sets the shape every image of the scan must have. */
+void table_scan_set_shape(table_scan *t, data_shape shape);
+
 /* Decodes row `row` of a page of (id, label, pixels) into id, label (-1 when
- * null) and 784 pixels. Errors name the table and row id. */
+ * null) and t->image_bytes pixels. Errors name the table and row id, also
+ * for a row with another number of pixels than the scan's shape. */
 int table_scan_image(const table_scan *t, const cql_result *page, int32_t row, int32_t *id,
                      int16_t *label, uint8_t *pixels, cassnn_err *err);
 

@@ -1,15 +1,17 @@
-/* net.c - model description parser, shape inference, parameters, init. */
+/* net.c - model description parser, shapes, parameters, init and state_dict
+ * order. Everything kind-specific comes from the layer table (layer.h). */
 #include "cassnn/nn.h"
 
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cassnn/nn_rng.h"
+#include "nn/layer.h"
 
-#define MAX_ARGS 4
 /* Largest activation (per image) or parameter count a model may have. */
 #define MAX_TENSOR_FLOATS (1 << 28)
 
@@ -27,27 +29,22 @@ const char *nn_builtin_model(const char *name) {
     return NULL;
 }
 
-static const struct {
-    const char *word;
-    nn_layer_kind kind;
-} kinds[] = {
-    {"conv", NN_CONV2D},       {"linear", NN_LINEAR},       {"maxpool", NN_MAXPOOL2D},
-    {"avgpool", NN_AVGPOOL2D}, {"gap", NN_AVGPOOL2D},       {"relu", NN_RELU},
-    {"dropout", NN_DROPOUT},   {"dropout2d", NN_DROPOUT2D}, {"flatten", NN_FLATTEN},
-    {"logsoftmax", NN_LOGSOFTMAX}, {"batchnorm2d", NN_BATCHNORM2D}, {"bn", NN_BATCHNORM2D},
-};
-
 /* One layer as written, before shapes are known. */
 typedef struct parsed_layer {
     char text[96];                 /* as written, for error messages */
     char name[32];
     char word[16];
-    int n_args;
-    char keys[MAX_ARGS][8];        /* "" for a positional argument */
-    double values[MAX_ARGS];
+    nn_layer_args args;
 } parsed_layer;
 
-static void reset_batchnorm(nn_net *net, nn_layer *l);
+int nn_layer_error(const nn_layer_args *a, cassnn_err *err, const char *fmt, ...) {
+    char msg[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cassnn_err_set(err, "model layer %d '%s': %s", a->index + 1, a->text, msg);
+}
 
 static const char *skip_space(const char *s) {
     for (;;) {
@@ -70,7 +67,38 @@ static int read_ident(const char **s, char *out, size_t cap) {
     return 1;
 }
 
-/* Parses one layer at *s; on error returns -1 with err naming layer index. */
+/* The arguments between '(' and ')' at *s (just past the '('). */
+static int parse_args(const char **s, nn_layer_args *a, cassnn_err *err) {
+    const char *p = *s;
+    for (;;) {
+        p = skip_space(p);
+        if (*p == ')' && a->n == 0) break;
+        if (a->n == NN_MAX_ARGS) return nn_layer_error(a, err, "too many arguments");
+        const char *q = p;
+        char key[8];
+        a->keys[a->n][0] = '\0';
+        if (read_ident(&q, key, sizeof key) && *q == '=') {
+            strcpy(a->keys[a->n], key);
+            p = q + 1;
+        }
+        char *num_end;
+        const double v = strtod(p, &num_end);
+        if (num_end == p || !isfinite(v))
+            return nn_layer_error(a, err, "expected a number in arguments");
+        a->values[a->n++] = v;
+        p = skip_space(num_end);
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == ')') break;
+        return nn_layer_error(a, err, "expected ',' or ')' in arguments");
+    }
+    *s = p + 1;
+    return 0;
+}
+
+/* Parses one layer at *s; errors name the layer's index and text. */
 static int parse_layer(const char **s, int index, parsed_layer *pl, cassnn_err *err) {
     const char *start = *s, *p = *s;
     memset(pl, 0, sizeof *pl);
@@ -84,230 +112,163 @@ static int parse_layer(const char **s, int index, parsed_layer *pl, cassnn_err *
         end++;
     }
     snprintf(pl->text, sizeof pl->text, "%.*s", (int)(end - start), start);
+    pl->args.text = pl->text;
+    pl->args.index = index;
     char ident[32];
     if (!read_ident(&p, ident, sizeof ident))
-        return cassnn_err_set(err, "model layer %d '%s': expected a layer kind or name=kind",
-                              index + 1, pl->text);
+        return nn_layer_error(&pl->args, err, "expected a layer kind or name=kind");
     if (*p == '=') {
         p++;
         snprintf(pl->name, sizeof pl->name, "%s", ident);
         if (!read_ident(&p, ident, sizeof ident))
-            return cassnn_err_set(err, "model layer %d '%s': expected a layer kind after '='",
-                                  index + 1, pl->text);
+            return nn_layer_error(&pl->args, err, "expected a layer kind after '='");
     }
     if (strlen(ident) >= sizeof pl->word)
-        return cassnn_err_set(err, "model layer %d '%s': unknown layer kind '%s'", index + 1,
-                              pl->text, ident);
+        return nn_layer_error(&pl->args, err, "unknown layer kind '%s'", ident);
     strcpy(pl->word, ident);
     if (*p == '(') {
         p++;
-        for (;;) {
-            p = skip_space(p);
-            if (*p == ')' && pl->n_args == 0) break;
-            if (pl->n_args == MAX_ARGS)
-                return cassnn_err_set(err, "model layer %d '%s': too many arguments", index + 1,
-                                      pl->text);
-            char key[8] = "";
-            const char *q = p;
-            char k[8];
-            if (read_ident(&q, k, sizeof k) && *q == '=') {
-                strcpy(key, k);
-                p = q + 1;
-            }
-            char *num_end;
-            double v = strtod(p, &num_end);
-            if (num_end == p || !isfinite(v))
-                return cassnn_err_set(err, "model layer %d '%s': expected a number in arguments",
-                                      index + 1, pl->text);
-            strcpy(pl->keys[pl->n_args], key);
-            pl->values[pl->n_args++] = v;
-            p = skip_space(num_end);
-            if (*p == ',') {
-                p++;
-                continue;
-            }
-            if (*p == ')') break;
-            return cassnn_err_set(err, "model layer %d '%s': expected ',' or ')' in arguments",
-                                  index + 1, pl->text);
-        }
-        p++;
+        if (parse_args(&p, &pl->args, err)) return -1;
     }
     if (*p && !isspace((unsigned char)*p) && *p != '#')
-        return cassnn_err_set(err, "model layer %d '%s': unexpected '%c' (layers are separated "
-                              "by spaces)", index + 1, pl->text, *p);
+        return nn_layer_error(&pl->args, err, "unexpected '%c' (layers are separated by spaces)",
+                              *p);
     *s = p;
     return 0;
 }
 
-/* Argument lookup: positional argument `pos` or key `key`; *out keeps the
- * default when absent. Returns -1 on a non-integer where an integer is needed. */
-static double arg_value(const parsed_layer *pl, int pos, const char *key, double dflt,
-                        int *used) {
+double nn_arg(nn_layer_args *a, int pos, const char *key, double dflt) {
     int positional = 0;
-    for (int i = 0; i < pl->n_args; i++) {
-        if (pl->keys[i][0] == '\0') {
-            if (positional++ == pos) {
-                used[i] = 1;
-                return pl->values[i];
-            }
-        } else if (key && !strcmp(pl->keys[i], key)) {
-            used[i] = 1;
-            return pl->values[i];
+    for (int i = 0; i < a->n; i++) {
+        if (a->keys[i][0] == '\0' ? positional++ == pos : key && !strcmp(a->keys[i], key)) {
+            a->used[i] = 1;
+            return a->values[i];
         }
     }
     return dflt;
 }
 
-static int int_arg(const parsed_layer *pl, int index, int pos, const char *key, int dflt,
-                   int min, int *used, int *out, cassnn_err *err) {
-    double v = arg_value(pl, pos, key, dflt, used);
-    if (v == dflt && dflt < min)
-        return cassnn_err_set(err, "model layer %d '%s': %s is required", index + 1, pl->text,
-                              key ? key : "argument");
+int nn_arg_int(nn_layer_args *a, int pos, const char *key, int dflt, int min, int *out,
+               cassnn_err *err) {
+    const double v = nn_arg(a, pos, key, dflt);
+    const char *what = key ? key : "argument";
+    if (v == dflt && dflt < min) return nn_layer_error(a, err, "%s is required", what);
     if (v != floor(v) || v < min || v > 1e6)
-        return cassnn_err_set(err, "model layer %d '%s': %s must be an integer >= %d", index + 1,
-                              pl->text, key ? key : "argument", min);
+        return nn_layer_error(a, err, "%s must be an integer >= %d", what, min);
     *out = (int)v;
     return 0;
 }
 
-/* Fills l's kind-specific settings from the arguments and checks that every
- * argument was used. */
-static int configure(nn_layer *l, const parsed_layer *pl, int index, int *out_arg,
-                     cassnn_err *err) {
-    int used[MAX_ARGS] = {0};
-    size_t i;
-    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (!strcmp(pl->word, kinds[i].word)) break;
-    if (i == sizeof kinds / sizeof kinds[0])
-        return cassnn_err_set(err, "model layer %d '%s': unknown layer kind '%s' (known: conv "
-                              "linear maxpool avgpool gap relu dropout dropout2d flatten "
-                              "logsoftmax batchnorm2d bn)", index + 1, pl->text, pl->word);
-    l->kind = kinds[i].kind;
-    l->global = !strcmp(pl->word, "gap");
-    switch (l->kind) {
-    case NN_CONV2D:
-        if (pl->n_args == 0 || pl->keys[0][0] != '\0')
-            return cassnn_err_set(err, "model layer %d '%s': conv needs (out_channels, k=K)",
-                                  index + 1, pl->text);
-        if (int_arg(pl, index, 0, "out", 0, 1, used, out_arg, err) ||
-            int_arg(pl, index, 1, "k", 0, 1, used, &l->k, err) ||
-            int_arg(pl, index, 2, "s", 1, 1, used, &l->stride, err) ||
-            int_arg(pl, index, 3, "p", 0, 0, used, &l->pad, err))
-            return -1;
-        break;
-    case NN_LINEAR:
-        if (int_arg(pl, index, 0, "out", 0, 1, used, out_arg, err)) return -1;
-        break;
-    case NN_MAXPOOL2D:
-    case NN_AVGPOOL2D:
-        if (l->global) break;
-        if (int_arg(pl, index, 0, "k", 0, 1, used, &l->k, err) ||
-            int_arg(pl, index, 1, "s", l->k, 1, used, &l->stride, err))
-            return -1;
-        break;
-    case NN_DROPOUT:
-    case NN_DROPOUT2D:
-        l->p = (float)arg_value(pl, 0, "p", 0.5, used);
-        if (!(l->p >= 0.0f && l->p < 1.0f))
-            return cassnn_err_set(err, "model layer %d '%s': dropout probability must be in "
-                                  "[0, 1)", index + 1, pl->text);
-        break;
-    default:
-        break;
-    }
-    for (int a = 0; a < pl->n_args; a++)
-        if (!used[a])
-            return cassnn_err_set(err, "model layer %d '%s': unexpected argument %d", index + 1,
-                                  pl->text, a + 1);
+/* The table row whose words include `word`, or -1. */
+static int kind_of_word(const char *word) {
+    for (int k = 0; k < nn_layer_type_count; k++)
+        for (const char *const *w = nn_layer_types[k]->words; *w; w++)
+            if (!strcmp(*w, word)) return k;
+    return -1;
+}
+
+static int unknown_kind(nn_layer_args *a, const char *word, cassnn_err *err) {
+    char known[256] = "";
+    size_t used = 0;
+    for (int k = 0; k < nn_layer_type_count; k++)
+        for (const char *const *w = nn_layer_types[k]->words; *w; w++)
+            used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? " " : "",
+                                     *w);
+    return nn_layer_error(a, err, "unknown layer kind '%s' (known: %s)", word, known);
+}
+
+/* Settings, shape and parameter sizes of layer l from what was written, on
+ * an input of c x h x w. */
+static int build_layer(nn_layer *l, parsed_layer *pl, int c, int h, int w, cassnn_err *err) {
+    memset(l, 0, sizeof *l);
+    l->weight_off = l->bias_off = l->buffer_off = -1;
+    l->stride = 1;
+    const int kind = kind_of_word(pl->word);
+    if (kind < 0) return unknown_kind(&pl->args, pl->word, err);
+    l->kind = (nn_layer_kind)kind;
+    const nn_layer_type *type = nn_type_of(l);
+    if (type->parse && type->parse(l, pl->word, &pl->args, err)) return -1;
+    for (int a = 0; a < pl->args.n; a++)
+        if (!pl->args.used[a]) return nn_layer_error(&pl->args, err, "unexpected argument %d", a + 1);
+    /* the output keeps the input's shape unless the kind says otherwise
+     * (parse sets out_c for conv and linear) */
+    l->in_c = c;
+    l->in_h = l->out_h = h;
+    l->in_w = l->out_w = w;
+    if (!l->out_c) l->out_c = c;
+    if (type->shape && type->shape(l, &pl->args, err)) return -1;
+    /* bounds that keep every size computation far from overflow */
+    if ((double)l->out_c * l->out_h * l->out_w > MAX_TENSOR_FLOATS ||
+        (double)l->weight_size > MAX_TENSOR_FLOATS)
+        return nn_layer_error(&pl->args, err, "too large (output %dx%dx%d)", l->out_c, l->out_h,
+                              l->out_w);
     return 0;
 }
 
-/* Computes l's output shape from its input shape; errors name the shapes. */
-static int infer_shape(nn_layer *l, int out_arg, int index, const char *text, cassnn_err *err) {
-    l->out_c = l->in_c;
-    l->out_h = l->in_h;
-    l->out_w = l->in_w;
-    const int flat = l->in_h == 1 && l->in_w == 1;
-    switch (l->kind) {
-    case NN_CONV2D:
-    case NN_MAXPOOL2D:
-    case NN_AVGPOOL2D: {
-        if (l->global) {
-            l->k = l->in_h > l->in_w ? l->in_h : l->in_w;
-            if (l->in_h != l->in_w)
-                return cassnn_err_set(err, "model layer %d '%s': gap needs a square input, got "
-                                      "%dx%dx%d", index + 1, text, l->in_c, l->in_h, l->in_w);
-            l->stride = l->k;
-        }
-        const int eff_h = l->in_h + 2 * l->pad, eff_w = l->in_w + 2 * l->pad;
-        if (l->k > eff_h || l->k > eff_w)
-            return cassnn_err_set(err, "model layer %d '%s': window %dx%d does not fit input "
-                                  "%dx%dx%d", index + 1, text, l->k, l->k, l->in_c, l->in_h,
-                                  l->in_w);
-        l->out_h = (eff_h - l->k) / l->stride + 1;
-        l->out_w = (eff_w - l->k) / l->stride + 1;
-        if (l->kind == NN_CONV2D) {
-            l->out_c = out_arg;
-            if ((double)out_arg * l->in_c * l->k * l->k > MAX_TENSOR_FLOATS)
-                return cassnn_err_set(err, "model layer %d '%s': too many weights", index + 1, text);
-            l->weight_size = (long)out_arg * l->in_c * l->k * l->k;
-            l->bias_size = out_arg;
-        }
-        break;
+/* The state_dict prefix of l: its NAME= or the kind's prefix and count. */
+static int name_layer(nn_net *net, nn_layer *l, parsed_layer *pl, int number, cassnn_err *err) {
+    const nn_layer_type *type = nn_type_of(l);
+    if (!l->weight_size) {
+        if (pl->name[0])
+            return nn_layer_error(&pl->args, err, "only layers with parameters (conv, linear, "
+                                  "batchnorm2d) take a name");
+        return 0;
     }
-    case NN_LINEAR:
-        if (!flat)
-            return cassnn_err_set(err, "model layer %d '%s': linear needs a flat input, got "
-                                  "%dx%dx%d (add flatten before it)", index + 1, text, l->in_c,
-                                  l->in_h, l->in_w);
-        l->out_c = out_arg;
-        if ((double)out_arg * l->in_c > MAX_TENSOR_FLOATS)
-            return cassnn_err_set(err, "model layer %d '%s': too many weights", index + 1, text);
-        l->weight_size = (long)out_arg * l->in_c;
-        l->bias_size = out_arg;
-        break;
-    case NN_BATCHNORM2D:
-        /* on a flat input (C x 1 x 1) this is also PyTorch's BatchNorm1d */
-        l->weight_size = l->bias_size = l->in_c;
-        break;
-    case NN_FLATTEN:
-        l->out_c = l->in_c * l->in_h * l->in_w;
-        l->out_h = l->out_w = 1;
-        break;
-    case NN_LOGSOFTMAX:
-        if (!flat)
-            return cassnn_err_set(err, "model layer %d '%s': logsoftmax needs a flat input, got "
-                                  "%dx%dx%d", index + 1, text, l->in_c, l->in_h, l->in_w);
-        break;
-    default:
-        break;
+    if (pl->name[0]) snprintf(l->name, sizeof l->name, "%s", pl->name);
+    else snprintf(l->name, sizeof l->name, "%s%d", type->prefix, number);
+    for (int j = 0; j < net->n_layers - 1; j++)
+        if (!strcmp(net->layers[j].name, l->name))
+            return nn_layer_error(&pl->args, err, "name '%s' is already used by layer %d",
+                                  l->name, j + 1);
+    l->weight_off = net->n_params;
+    l->bias_off = net->n_params + l->weight_size;
+    net->n_params += l->weight_size + l->bias_size;
+    const long buffers = type->buffers ? type->buffers(l) : 0;
+    if (buffers) {
+        l->buffer_off = net->n_buffers;
+        net->n_buffers += buffers;
     }
+    if ((double)net->n_params > MAX_TENSOR_FLOATS)
+        return nn_layer_error(&pl->args, err, "too many weights");
     return 0;
 }
 
-static void describe_layer(const nn_layer *l, char *buf, size_t cap) {
-    switch (l->kind) {
-    case NN_CONV2D:
-        snprintf(buf, cap, "%s=conv(%d,k=%d,s=%d,p=%d)", l->name, l->out_c, l->k, l->stride,
-                 l->pad);
-        break;
-    case NN_LINEAR: snprintf(buf, cap, "%s=linear(%d)", l->name, l->out_c); break;
-    case NN_MAXPOOL2D: snprintf(buf, cap, "maxpool(%d,s=%d)", l->k, l->stride); break;
-    case NN_AVGPOOL2D:
-        if (l->global) snprintf(buf, cap, "gap");
-        else snprintf(buf, cap, "avgpool(%d,s=%d)", l->k, l->stride);
-        break;
-    case NN_RELU: snprintf(buf, cap, "relu"); break;
-    case NN_DROPOUT: snprintf(buf, cap, "dropout(%.9g)", l->p); break;
-    case NN_DROPOUT2D: snprintf(buf, cap, "dropout2d(%.9g)", l->p); break;
-    case NN_FLATTEN: snprintf(buf, cap, "flatten"); break;
-    case NN_LOGSOFTMAX: snprintf(buf, cap, "logsoftmax"); break;
-    case NN_BATCHNORM2D: snprintf(buf, cap, "%s=batchnorm2d", l->name); break;
+/* Parses every layer of description into net->layers. */
+static int parse_net(nn_net *net, const char *description, cassnn_err *err) {
+    int cap = 8, counts[32] = {0};
+    net->layers = calloc((size_t)cap, sizeof *net->layers);
+    if (!net->layers) return cassnn_err_set(err, "model: out of memory");
+    int c = net->in_c, h = net->in_h, w = net->in_w;
+    for (const char *s = skip_space(description); *s; s = skip_space(s)) {
+        parsed_layer pl;
+        if (parse_layer(&s, net->n_layers, &pl, err)) return -1;
+        if (net->n_layers == cap) {
+            nn_layer *grown = realloc(net->layers, sizeof *grown * (size_t)cap * 2);
+            if (!grown) return cassnn_err_set(err, "model: out of memory");
+            net->layers = grown;
+            cap *= 2;
+        }
+        nn_layer *l = &net->layers[net->n_layers++];
+        if (build_layer(l, &pl, c, h, w, err) || name_layer(net, l, &pl, ++counts[l->kind], err))
+            return -1;
+        c = l->out_c;
+        h = l->out_h;
+        w = l->out_w;
     }
+    if (net->n_layers == 0) return cassnn_err_set(err, "model: empty description");
+    if (net->layers[net->n_layers - 1].kind != NN_LOGSOFTMAX)
+        return cassnn_err_set(err, "model: the last layer must be logsoftmax (the loss is NLL), "
+                              "got layer %d", net->n_layers);
+    net->classes = c;
+    if (net->n_params == 0) return cassnn_err_set(err, "model: no layer has parameters");
+    return 0;
 }
 
 long nn_layer_out_size(const nn_layer *l) { return (long)l->out_c * l->out_h * l->out_w; }
+
+static float *layer_buffers(const nn_net *net, const nn_layer *l) {
+    return l->buffer_off >= 0 ? net->buffers + l->buffer_off : NULL;
+}
 
 int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int in_w,
                   cassnn_err *err) {
@@ -319,87 +280,7 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
     net->in_c = in_c;
     net->in_h = in_h;
     net->in_w = in_w;
-
-    int cap = 8, conv_count = 0, linear_count = 0, bn_count = 0;
-    net->layers = calloc((size_t)cap, sizeof *net->layers);
-    if (!net->layers) return cassnn_err_set(err, "model: out of memory");
-    int c = in_c, h = in_h, w = in_w;
-    const char *s = skip_space(description);
-    while (*s) {
-        int index = net->n_layers;
-        parsed_layer pl;
-        if (parse_layer(&s, index, &pl, err)) goto fail;
-        s = skip_space(s);
-        if (net->n_layers == cap) {
-            nn_layer *grown = realloc(net->layers, sizeof *grown * (size_t)cap * 2);
-            if (!grown) {
-                cassnn_err_set(err, "model: out of memory");
-                goto fail;
-            }
-            net->layers = grown;
-            cap *= 2;
-        }
-        nn_layer *l = &net->layers[net->n_layers++];
-        memset(l, 0, sizeof *l);
-        l->weight_off = l->bias_off = l->buffer_off = -1;
-        l->stride = 1;
-        int out_arg = 0;
-        if (configure(l, &pl, index, &out_arg, err)) goto fail;
-        l->in_c = c;
-        l->in_h = h;
-        l->in_w = w;
-        if (infer_shape(l, out_arg, index, pl.text, err)) goto fail;
-        /* bounds that keep every size computation far from overflow */
-        if ((double)l->out_c * l->out_h * l->out_w > MAX_TENSOR_FLOATS ||
-            (double)l->weight_size + (double)net->n_params > MAX_TENSOR_FLOATS) {
-            cassnn_err_set(err, "model layer %d '%s': too large (output %dx%dx%d)", index + 1,
-                           pl.text, l->out_c, l->out_h, l->out_w);
-            goto fail;
-        }
-        c = l->out_c;
-        h = l->out_h;
-        w = l->out_w;
-        if (l->weight_size) {
-            if (pl.name[0]) snprintf(l->name, sizeof l->name, "%s", pl.name);
-            else if (l->kind == NN_CONV2D) snprintf(l->name, sizeof l->name, "conv%d", conv_count + 1);
-            else if (l->kind == NN_BATCHNORM2D) snprintf(l->name, sizeof l->name, "bn%d", bn_count + 1);
-            else snprintf(l->name, sizeof l->name, "fc%d", linear_count + 1);
-            for (int j = 0; j < net->n_layers - 1; j++)
-                if (!strcmp(net->layers[j].name, l->name)) {
-                    cassnn_err_set(err, "model layer %d '%s': name '%s' is already used by layer "
-                                   "%d", index + 1, pl.text, l->name, j + 1);
-                    goto fail;
-                }
-            l->weight_off = net->n_params;
-            l->bias_off = net->n_params + l->weight_size;
-            net->n_params += l->weight_size + l->bias_size;
-            if (l->kind == NN_BATCHNORM2D) {
-                l->buffer_off = net->n_buffers;
-                net->n_buffers += 2L * l->out_c;
-            }
-        } else if (pl.name[0]) {
-            cassnn_err_set(err, "model layer %d '%s': only layers with parameters (conv, linear, "
-                           "batchnorm2d) take a name", index + 1, pl.text);
-            goto fail;
-        }
-        if (l->kind == NN_CONV2D) conv_count++;
-        if (l->kind == NN_LINEAR) linear_count++;
-        if (l->kind == NN_BATCHNORM2D) bn_count++;
-    }
-    if (net->n_layers == 0) {
-        cassnn_err_set(err, "model: empty description");
-        goto fail;
-    }
-    if (net->layers[net->n_layers - 1].kind != NN_LOGSOFTMAX) {
-        cassnn_err_set(err, "model: the last layer must be logsoftmax (the loss is NLL), got "
-                       "layer %d", net->n_layers);
-        goto fail;
-    }
-    net->classes = c;
-    if (net->n_params == 0) {
-        cassnn_err_set(err, "model: no layer has parameters");
-        goto fail;
-    }
+    if (parse_net(net, description, err)) goto fail;
     net->params = calloc((size_t)net->n_params, sizeof(float));
     net->grads = calloc((size_t)net->n_params, sizeof(float));
     net->buffers = net->n_buffers ? calloc((size_t)net->n_buffers, sizeof(float)) : NULL;
@@ -409,14 +290,17 @@ int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int 
         cassnn_err_set(err, "model: out of memory for %ld parameters", net->n_params);
         goto fail;
     }
-    /* batchnorm2d starts as PyTorch's does even before nn_net_init: a net
-     * built for loading never has a zero running variance */
-    for (int i = 0; i < net->n_layers; i++)
-        if (net->layers[i].kind == NN_BATCHNORM2D) reset_batchnorm(net, &net->layers[i]);
     size_t used = 0;
     for (int i = 0; i < net->n_layers; i++) {
+        nn_layer *l = &net->layers[i];
+        /* layers with running state start as PyTorch's do even before
+         * nn_net_init: a net built for loading never has a zero running
+         * variance */
+        if (l->buffer_off >= 0)
+            nn_type_of(l)->init(l, net->params + l->weight_off, net->params + l->bias_off,
+                                layer_buffers(net, l), 0, i);
         char buf[100];
-        describe_layer(&net->layers[i], buf, sizeof buf);
+        nn_type_of(l)->describe(l, buf, sizeof buf);
         used += (size_t)snprintf(net->description + used, desc_cap - used, "%s%s", i ? " " : "",
                                  buf);
     }
@@ -435,47 +319,33 @@ void nn_net_free(nn_net *net) {
     memset(net, 0, sizeof *net);
 }
 
-static long fan_in(const nn_layer *l) {
-    return l->kind == NN_CONV2D ? (long)l->in_c * l->k * l->k : l->in_c;
-}
-
-/* BatchNorm2d.reset_parameters(): an identity transform, no history. */
-static void reset_batchnorm(nn_net *net, nn_layer *l) {
-    for (int c = 0; c < l->out_c; c++) {
-        net->params[l->weight_off + c] = 1.0f;
-        net->params[l->bias_off + c] = 0.0f;
-        net->buffers[l->buffer_off + c] = 0.0f;
-        net->buffers[l->buffer_off + l->out_c + c] = 1.0f;
-    }
-    l->batches_tracked = 0;
+void nn_init_fan_in(const nn_layer *l, float *weight, float *bias, long fan_in, uint64_t seed,
+                    int index) {
+    nn_rng rng;
+    nn_rng_seed(&rng, seed, (uint64_t)index);
+    /* kaiming_uniform_(a=sqrt(5)) gives bound = gain*sqrt(3/fan_in) with
+     * gain = sqrt(2/(1+5)), i.e. 1/sqrt(fan_in); the bias uses the same. */
+    const float bound = 1.0f / sqrtf((float)fan_in);
+    for (long j = 0; j < l->weight_size; j++)
+        weight[j] = (2.0f * nn_rng_uniform(&rng) - 1.0f) * bound;
+    for (long j = 0; j < l->bias_size; j++) bias[j] = (2.0f * nn_rng_uniform(&rng) - 1.0f) * bound;
 }
 
 void nn_net_init(nn_net *net, uint64_t seed) {
     for (int i = 0; i < net->n_layers; i++) {
         nn_layer *l = &net->layers[i];
-        if (l->weight_off < 0) continue;
-        if (l->kind == NN_BATCHNORM2D) {
-            reset_batchnorm(net, l);
-            continue;
-        }
-        nn_rng rng;
-        nn_rng_seed(&rng, seed, (uint64_t)i);
-        /* kaiming_uniform_(a=sqrt(5)) gives bound = gain*sqrt(3/fan_in) with
-         * gain = sqrt(2/(1+5)), i.e. 1/sqrt(fan_in); the bias uses the same. */
-        const float bound = 1.0f / sqrtf((float)fan_in(l));
-        float *wgt = net->params + l->weight_off;
-        for (long j = 0; j < l->weight_size; j++)
-            wgt[j] = (2.0f * nn_rng_uniform(&rng) - 1.0f) * bound;
-        float *b = net->params + l->bias_off;
-        for (long j = 0; j < l->bias_size; j++) b[j] = (2.0f * nn_rng_uniform(&rng) - 1.0f) * bound;
+        if (l->weight_off >= 0)
+            nn_type_of(l)->init(l, net->params + l->weight_off, net->params + l->bias_off,
+                                layer_buffers(net, l), seed, i);
     }
 }
 
 /* Tensors of layer l in state_dict order: weight, bias and, with buffers,
- * batchnorm2d's running_mean, running_var, num_batches_tracked. */
+ * the running state (BatchNorm2d: running_mean, running_var,
+ * num_batches_tracked). */
 static int layer_tensor_count(const nn_layer *l, int with_buffers) {
     if (l->weight_off < 0) return 0;
-    return with_buffers && l->kind == NN_BATCHNORM2D ? 5 : 2;
+    return with_buffers && l->buffer_off >= 0 ? 5 : 2;
 }
 
 static void layer_tensor(const nn_net *net, nn_layer *l, int j, nn_param *out) {
@@ -490,14 +360,7 @@ static void layer_tensor(const nn_net *net, nn_layer *l, int j, nn_param *out) {
         out->size = l->weight_size;
         out->data = net->params + l->weight_off;
         out->grad = net->grads + l->weight_off;
-        if (l->kind == NN_CONV2D) {
-            out->ndim = 4;
-            out->shape[1] = l->in_c;
-            out->shape[2] = out->shape[3] = l->k;
-        } else if (l->kind == NN_LINEAR) {
-            out->ndim = 2;
-            out->shape[1] = l->in_c;
-        }
+        out->ndim = nn_type_of(l)->weight_shape(l, out->shape);
         break;
     case 1:
         out->data = net->params + l->bias_off;

@@ -8,13 +8,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "cassnn/blob.h"
 #include "cassnn/feed.h"
 #include "cassnn/nn.h"
 #include "cassnn/png_dir.h"
 #include "cassnn/registry.h"
 #include "cassnn/registry_alias.h"
+#include "cassnn/run.h"
 #include "cassnn/stream.h"
+#include "cassnn/table_plan.h"
 #include "svg.h"
 
 static const char *const run_colours[] = {"#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf"};
@@ -97,7 +98,8 @@ static int pick_table(cql_session *s, const char *ks, const char *given, const c
     if (!given) names[1] = blob;
     for (int i = 0; i < 2 && names[i]; i++) {
         cassnn_err e = {0};
-        if (data_table_rows(s, ks, names[i], NULL, rows, exact, &e)) {
+        data_table_size size;
+        if (data_table_size_of(s, ks, names[i], &size, &e)) {
             if (given || i == 1) {
                 *err = e;
                 return -1;
@@ -105,6 +107,8 @@ static int pick_table(cql_session *s, const char *ks, const char *given, const c
             continue;
         }
         snprintf(out, cap, "%s", names[i]);
+        *rows = size.rows;
+        *exact = !size.estimated;
         if (*rows > 0) return 0;
     }
     return cassnn_err_set(err, "%s.%s has no rows%s", ks, names[0],
@@ -116,7 +120,7 @@ static int pick_table(cql_session *s, const char *ks, const char *given, const c
 static int evaluate(ks_report *r, nn_net *net, int wrong_max, int threads, cassnn_err *err) {
     enum { BATCH = 500 };
     float mean, std;
-    data_feed_normalisation(r->fashion ? "fashion" : "mnist", &mean, &std);
+    if (run_normalisation(NULL, r->keyspace, &mean, &std, err)) return -1;
     const size_t image = data_image_size(&r->test);
     if (r->test.channels != net->in_c || r->test.rows != net->in_h || r->test.cols != net->in_w)
         return cassnn_err_set(err, "%s.%s holds %dx%dx%d images, model %s takes %dx%dx%d",
@@ -199,16 +203,11 @@ static int gather(cql_session *s, const report_options *o, const char *ks, ks_re
     uint8_t id[16];
     nn_net net;
     if (registry_model_resolve(s, ks, o->model ? o->model : REGISTRY_ALIAS_BEST, id, err) ||
-        registry_get(s, ks, id, &r->model, err))
+        registry_load_net(s, ks, id, &net, &r->model, err))
         return -1;
     registry_uuid_format(id, r->model_id);
-    int rc = r->model.network ? blob_net_decode(r->model.network, r->model.network_len,
-                                                              &blob_tutorial_model, &net, err)
-                              : cassnn_err_set(err, "model %s has no network blob", r->model_id);
-    registry_model_free(&r->model); /* the columns stay */
-    if (rc) return cassnn_err_wrap(err, "%s", r->model_id);
     r->description = strdup(net.description);
-    rc = evaluate(r, &net, o->wrong > 0 ? o->wrong : 24, o->threads > 0 ? o->threads : 2, err);
+    const int rc = evaluate(r, &net, o->wrong > 0 ? o->wrong : 24, o->threads > 0 ? o->threads : 2, err);
     nn_net_free(&net);
     return rc;
 }

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/blob.h"
 #include "cassnn/registry.h"
 
 int serve_model_load(cql_session *s, const char *keyspace, const uint8_t id[16], int max_images,
@@ -14,26 +13,18 @@ int serve_model_load(cql_session *s, const char *keyspace, const uint8_t id[16],
     if (!m) return cassnn_err_set(err, "out of memory for a model");
     registry_model row;
     registry_uuid_format(id, m->id_text);
-    if (registry_get(s, keyspace, id, &row, err)) {
+    if (registry_load_net(s, keyspace, id, &m->net, &row, err)) { /* the error names the id */
         free(m);
         return -1;
     }
-    /* a row without a model description (the tutorial's own) is its net */
-    int rc = row.network ? blob_net_decode(row.network, row.network_len, &blob_tutorial_model,
-                                           &m->net, err)
-                         : cassnn_err_set(err, "model %s has no network blob", m->id_text);
+    if (nn_exec_create(&m->exec, &m->net, 0, max_images, threads, 0, err)) {
+        cassnn_err_wrap(err, "loading model %s", m->id_text);
+        nn_net_free(&m->net);
+        free(m);
+        return -1;
+    }
     m->accuracy = row.accuracy;
     m->loss = row.loss;
-    registry_model_free(&row);
-    if (rc == 0 && nn_exec_create(&m->exec, &m->net, 0, max_images, threads, 0, err)) {
-        nn_net_free(&m->net);
-        rc = -1;
-    }
-    if (rc) {
-        cassnn_err_wrap(err, "loading model %s", m->id_text);
-        free(m);
-        return -1;
-    }
     memcpy(m->id, id, 16);
     m->shape = (serve_shape){m->net.in_c, m->net.in_h, m->net.in_w};
     m->image = (size_t)m->net.in_c * (size_t)m->net.in_h * (size_t)m->net.in_w;

@@ -15,51 +15,14 @@
 
 #include "../cassnn_run.h"
 #include "../data/test_dir.h"
-#include "cassnn/nn_rng.h"
+#include "../test_idx.h"
 
 enum { SIDE = 10, TRAIN = 600, TEST = 200 };
 
-static void write_be32(FILE *f, uint32_t v) {
-    const uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    fwrite(b, 1, 4, f);
-}
-
-/* Class c (0..9) is a bright 3x3 square at one of ten places, on noise:
- * learnable in a few epochs, but not without training. */
-static void write_split(const char *prefix, int count, uint64_t seed) {
-    char path[256];
-    nn_rng rng;
-    nn_rng_seed(&rng, seed, 0);
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
-    FILE *images = fopen(path, "wb");
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    FILE *labels = fopen(path, "wb");
-    assert_non_null(images);
-    assert_non_null(labels);
-    write_be32(images, 0x803);
-    write_be32(images, (uint32_t)count);
-    write_be32(images, SIDE);
-    write_be32(images, SIDE);
-    write_be32(labels, 0x801);
-    write_be32(labels, (uint32_t)count);
-    for (int i = 0; i < count; i++) {
-        const uint8_t label = (uint8_t)nn_rng_below(&rng, 10);
-        uint8_t px[SIDE * SIDE];
-        for (int p = 0; p < SIDE * SIDE; p++) px[p] = (uint8_t)nn_rng_below(&rng, 80);
-        const int y0 = 1 + (label / 5) * 5, x0 = (label % 5) * 7 / 4;
-        for (int y = y0; y < y0 + 3; y++)
-            for (int x = x0; x < x0 + 3; x++) px[y * SIDE + x] = 255;
-        fwrite(px, 1, sizeof px, images);
-        fwrite(&label, 1, 1, labels);
-    }
-    fclose(images);
-    fclose(labels);
-}
-
 static int setup(void **state) {
     if (test_dir_make(state)) return -1;
-    write_split("train", TRAIN, 1);
-    write_split("t10k", TEST, 2);
+    if (test_idx_write(dir, "train", TRAIN, SIDE, 1) || test_idx_write(dir, "t10k", TEST, SIDE, 2))
+        return -1;
     return 0;
 }
 

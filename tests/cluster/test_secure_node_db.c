@@ -6,7 +6,9 @@
  * Checks: the library connects with CA verification + SNI + client
  * certificate + SASL PLAIN; a wrong password, a wrong CA, a wrong server
  * name, no client certificate and plain TCP are clean errors; the CLI reads
- * the credentials from a file and from the environment. */
+ * the credentials from a file and from the environment; and every command
+ * that talks to Cassandra (schema, ingest, train, models, predict, cql) runs
+ * against this node with the same connection flags, on 250 small images. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -198,11 +200,82 @@ static void cli_reads_credentials_from_file_and_environment(void **state) {
     free(out);
 }
 
+/* A Kaggle-style labelled CSV of n 28x28 images: class c is a bright 6x6
+ * square at one of ten places on a dark background (learnable in one
+ * epoch of a few hundred images). */
+static void write_small_csv(const char *path, int n) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "label");
+    for (int p = 0; p < 784; p++) fprintf(f, ",pixel%d", p);
+    fputc('\n', f);
+    for (int i = 0; i < n; i++) {
+        const int c = i % 10, y0 = 3 + (c / 5) * 12, x0 = 1 + (c % 5) * 5;
+        fprintf(f, "%d", c);
+        for (int p = 0; p < 784; p++) {
+            const int y = p / 28, x = p % 28;
+            fprintf(f, ",%d", y >= y0 && y < y0 + 6 && x >= x0 && x < x0 + 6 ? 250 : (i * 7 + p) % 30);
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+/* `cassnn ARGS` with the secure connection flags must exit want and print
+ * needle; returns its output (the caller frees it). */
+static char *secure_run(int want, const char *needle, const char *args) {
+    char *out;
+    const int rc = cassnn_run(&out, RUN_STDERR_MERGED, "%s --host %s --tls --ca '%s' --cert '%s' --key '%s' "
+                              "--sni " NAME " --credentials '%s' --request-timeout 60", args, NODE,
+                              in_dir("ca.pem"), in_dir("client.pem"), in_dir("client.key"), in_dir("creds"));
+    if (rc != want || (needle && !strstr(out, needle)))
+        fail_msg("`cassnn %s`: exit %d (expected %d), output lacks '%s':\n%s", args, rc, want,
+                 needle ? needle : "", out);
+    return out;
+}
+
+static void every_command_runs_against_the_secured_node(void **state) {
+    (void)state;
+    char args[1024], id[37];
+    write_small_csv(in_dir("small.csv"), 250);
+    free(secure_run(0, "schema of keyspace cassnn_secure is in place", "schema --keyspace cassnn_secure"));
+    snprintf(args, sizeof args, "ingest --keyspace cassnn_secure --train '%s' --verify --lz4",
+             in_dir("small.csv"));
+    free(secure_run(0, "verify: every table's row count and checksum", args));
+    char *out = secure_run(0, "Done: 2 epochs", "train --keyspace cassnn_secure --epochs 2 --batch-size 20 "
+                           "--log-interval 5 --threads 2 --lr 0.05 --momentum 0.9");
+    assert_non_null(strstr(out, "cassnn_secure.raw_train: 200 rows (counted)"));
+    assert_non_null(strstr(out, "registry: 7 checkpoints written")); /* 2 per epoch of 10 batches, 3 tests */
+    free(out);
+    out = secure_run(0, NULL, "models best --keyspace cassnn_secure");
+    assert_true(strlen(out) == 37 && out[36] == '\n');
+    memcpy(id, out, 36);
+    id[36] = '\0';
+    free(out);
+    free(secure_run(0, " checkpoints\n", "models list --keyspace cassnn_secure"));
+    snprintf(args, sizeof args, "models show %s --keyspace cassnn_secure", id);
+    free(secure_run(0, "fc2.bias", args));
+    out = secure_run(0, "accuracy: ", "predict --keyspace cassnn_secure --table raw_test --quiet --write");
+    long correct, total;
+    assert_int_equal(sscanf(strstr(out, "accuracy: "), "accuracy: %ld/%ld", &correct, &total), 2);
+    assert_int_equal(total, 50);
+    assert_true(correct > 30); /* chance is 5 */
+    free(out);
+    free(secure_run(0, "(1 rows)", "cql \"SELECT count(*) FROM cassnn_secure.predictions\""));
+    /* the login is required by every command, not only cql */
+    snprintf(args, sizeof args, "models list --keyspace cassnn_secure --host %s --tls --ca '%s' --cert '%s' "
+             "--key '%s' --sni " NAME, NODE, in_dir("ca.pem"), in_dir("client.pem"), in_dir("client.key"));
+    const int rc = cassnn_run(&out, RUN_STDERR_MERGED, "%s", args);
+    if (rc != 1 || !strstr(out, "requires authentication")) fail_msg("no credentials: exit %d:\n%s", rc, out);
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tls_client_certificate_and_password),
         cmocka_unit_test(each_wrong_part_is_a_clean_error),
         cmocka_unit_test(cli_reads_credentials_from_file_and_environment),
+        cmocka_unit_test(every_command_runs_against_the_secured_node),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

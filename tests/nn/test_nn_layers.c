@@ -63,16 +63,24 @@ static void check(const char *what, probe *p, float *x, long n, const float *ana
 typedef struct conv_ctx {
     nn_conv_shape s;
     int n;
-    float *in, *w, *b, *scratch;
+    float *in, *w, *b;
+    nn_conv2d *conv;
 } conv_ctx;
 
 static void conv_fwd(probe *p) {
     conv_ctx *c = p->ctx;
-    nn_conv2d_forward(p->out, c->scratch, c->in, c->w, c->b, c->n, &c->s);
+    nn_conv2d_forward(c->conv, p->out, c->in, c->w, c->b, c->n);
+}
+
+static nn_conv2d *conv_create(const nn_conv_shape *s) {
+    nn_conv2d *c;
+    cassnn_err err = {0};
+    if (nn_conv2d_create(&c, s, &err)) fail_msg("%s", err.msg);
+    return c;
 }
 
 /* sparsity: fraction of output gradients forced to zero, which steers the
- * kernel onto its sparse path (> 3/4) or its dense BLAS path. */
+ * kernel onto its sparse path (> 3/4) or its dense (oneDNN) path. */
 static void run_conv_check(nn_conv_shape s, int n, float sparsity) {
     s.out_h = (s.in_h + 2 * s.pad - s.k) / s.stride + 1;
     s.out_w = (s.in_w + 2 * s.pad - s.k) / s.stride + 1;
@@ -83,8 +91,7 @@ static void run_conv_check(nn_conv_shape s, int n, float sparsity) {
     c.in = malloc(sizeof(float) * in_n);
     c.w = malloc(sizeof(float) * w_n);
     c.b = malloc(sizeof(float) * s.out_c);
-    float *scratch = malloc(sizeof(float) * nn_conv2d_scratch_floats(&s));
-    c.scratch = scratch;
+    c.conv = conv_create(&s);
     float *din = malloc(sizeof(float) * in_n), *dw = calloc(w_n, sizeof(float));
     float *db = calloc(s.out_c, sizeof(float));
     probe p = {conv_fwd, malloc(sizeof(float) * out_n), malloc(sizeof(float) * out_n), out_n, &c};
@@ -95,17 +102,18 @@ static void run_conv_check(nn_conv_shape s, int n, float sparsity) {
     for (long i = 0; i < out_n; i++)
         if (nn_rng_uniform(&rng) < sparsity) p.r[i] = 0.0f;
     conv_fwd(&p);
-    nn_conv2d_backward(din, dw, db, scratch, p.r, c.in, c.w, n, &s);
+    nn_conv2d_backward(c.conv, din, dw, db, p.r, c.in, c.w, n);
     check("conv din", &p, c.in, in_n, din);
     check("conv dweight", &p, c.w, w_n, dw);
     check("conv dbias", &p, c.b, s.out_c, db);
     /* The first layer passes din = NULL; parameter gradients must not change. */
     float *dw2 = calloc(w_n, sizeof(float)), *db2 = calloc(s.out_c, sizeof(float));
     conv_fwd(&p);
-    nn_conv2d_backward(NULL, dw2, db2, scratch, p.r, c.in, c.w, n, &s);
+    nn_conv2d_backward(c.conv, NULL, dw2, db2, p.r, c.in, c.w, n);
     for (long i = 0; i < w_n; i++) assert_true(fabsf(dw2[i] - dw[i]) <= 1e-5f * (1 + fabsf(dw[i])));
     free(dw2), free(db2);
-    free(c.in), free(c.w), free(c.b), free(scratch), free(din), free(dw), free(db);
+    nn_conv2d_free(c.conv);
+    free(c.in), free(c.w), free(c.b), free(din), free(dw), free(db);
     free(p.out), free(p.r);
 }
 
@@ -128,9 +136,9 @@ static void test_conv_stride_padding(void **state) {
     run_conv_check(s, 2, 0.95f);
 }
 
-/* Forward against a direct double-precision convolution, over more images
- * than one sgemm block, for the direct path (short reduction), the im2row
- * path (long reduction) and strided/padded windows. */
+/* Forward against a direct double-precision convolution: one channel,
+ * many channels, strided and padded windows, and more images than the
+ * vector width. */
 static void check_conv_forward(nn_conv_shape s, int n) {
     s.out_h = (s.in_h + 2 * s.pad - s.k) / s.stride + 1;
     s.out_w = (s.in_w + 2 * s.pad - s.k) / s.stride + 1;
@@ -138,11 +146,11 @@ static void check_conv_forward(nn_conv_shape s, int n) {
     const long w_n = (long)s.out_c * s.in_c * s.k * s.k;
     float *in = malloc(sizeof(float) * n * in_size), *w = malloc(sizeof(float) * w_n);
     float *b = malloc(sizeof(float) * s.out_c), *out = malloc(sizeof(float) * n * out_size);
-    float *scratch = malloc(sizeof(float) * nn_conv2d_scratch_floats(&s));
+    nn_conv2d *conv = conv_create(&s);
     fill_uniform(in, n * in_size, -1, 1);
     fill_uniform(w, w_n, -1, 1);
     fill_uniform(b, s.out_c, -1, 1);
-    nn_conv2d_forward(out, scratch, in, w, b, n, &s);
+    nn_conv2d_forward(conv, out, in, w, b, n);
     for (int i = 0; i < n; i++)
         for (int oc = 0; oc < s.out_c; oc++)
             for (int oy = 0; oy < s.out_h; oy++)
@@ -160,18 +168,18 @@ static void check_conv_forward(nn_conv_shape s, int n) {
                     if (fabs(sum - got) > 1e-4 * (1 + fabs(sum)))
                         fail_msg("conv image %d oc %d (%d,%d): %g vs %g", i, oc, oy, ox, got, sum);
                 }
-    free(in), free(w), free(b), free(out), free(scratch);
+    nn_conv2d_free(conv);
+    free(in), free(w), free(b), free(out);
 }
 
 static void test_conv_forward_paths(void **state) {
     (void)state;
-    const int n = 2 * NN_CONV_BLOCK + 1;
-    /* direct: 1 channel, 5x5, rows wider than one 16-lane vector */
+    const int n = 33;
     check_conv_forward((nn_conv_shape){.in_c = 1, .in_h = 28, .in_w = 28, .out_c = 3, .k = 5, .stride = 1}, n);
-    /* im2row + sgemm: 8*3*3 = 72 > 64 */
+    check_conv_forward((nn_conv_shape){.in_c = 16, .in_h = 14, .in_w = 14, .out_c = 32, .k = 5, .stride = 1, .pad = 2}, 5);
     check_conv_forward((nn_conv_shape){.in_c = 8, .in_h = 6, .in_w = 7, .out_c = 5, .k = 3, .stride = 1}, n);
     check_conv_forward((nn_conv_shape){.in_c = 2, .in_h = 9, .in_w = 8, .out_c = 3, .k = 3, .stride = 2, .pad = 1}, 3);
-    /* wide rows through the gradient checks too (col2im's 16-lane chunks) */
+    /* wide rows through the gradient checks too (the sparse path's 16-lane chunks) */
     run_conv_check((nn_conv_shape){.in_c = 1, .in_h = 6, .in_w = 21, .out_c = 2, .k = 3, .stride = 1}, 2, 0.9f);
     run_conv_check((nn_conv_shape){.in_c = 1, .in_h = 6, .in_w = 21, .out_c = 2, .k = 3, .stride = 1, .pad = 2}, 2, 0.0f);
 }

@@ -14,6 +14,7 @@
 #include "cassnn/blob.h"
 #include "cassnn/blob_safetensors.h"
 #include "cassnn/nn.h"
+#include "cassnn/nn_isa.h"
 #include "cassnn/nn_optim.h"
 #include "cassnn/nn_train.h"
 
@@ -459,6 +460,14 @@ static void test_lr_schedules(void **state) {
 }
 
 int main(void) {
+    nn_isa isa;
+    cassnn_err err = {0};
+    if (nn_isa_select(&isa, &err)) {
+        fprintf(stderr, "test_nn_parity: %s\n", err.msg);
+        return 1;
+    }
+    printf("instruction set: %s%s\n", nn_isa_name(isa),
+           nn_isa_supported(NN_ISA_AVX512) ? "" : " (this processor has no AVX-512)");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tutorial_forward_backward_sgd),
         cmocka_unit_test(test_optimizers),

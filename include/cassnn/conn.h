@@ -1,0 +1,61 @@
+/* conn.h - what a front end (the cassnn program, a model server, a program
+ * embedding libcassnn) says about the cluster it talks to, and opening a
+ * session from it.
+ *
+ * One options type for every front end, so that each one reaches the same
+ * clusters the same way: several contact points, a port, a login (from a
+ * credentials file, from the environment or from the embedder's memory -
+ * never from a command line, which every user of the machine can read), TLS
+ * with a CA, a client certificate and a server name, LZ4 and a request
+ * timeout. The options are turned into a cql_config (cql.h) at open.
+ *
+ * Ownership: the options hold the contact points themselves (a fixed
+ * buffer) and borrow every other string, which must outlive conn_open.
+ * Nothing here needs freeing. Threads: plain data; conn_options_from_env
+ * reads the environment (not thread-safe against setenv).
+ */
+#ifndef CASSNN_CONN_H
+#define CASSNN_CONN_H
+
+#include "cassnn/cql.h"
+#include "cassnn/error.h"
+
+typedef struct conn_options {
+    char hosts[1024];             /* contact points, comma-separated; "" = 127.0.0.1 */
+    int port;                     /* 0 = 9042 */
+    const char *credentials_file; /* lines username=... and password=... (# comments) */
+    const char *username;         /* a login in memory, when no credentials_file */
+    const char *password;
+    int tls;                      /* 1: TLS (also implied by tls_ca_file or tls_cert_file) */
+    int tls_no_verify;            /* 1: do not verify the node's certificate (testing only) */
+    const char *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_sni;
+    int lz4;                      /* 1: ask for LZ4 frame compression */
+    int request_timeout_ms;       /* 0 = the session's default (cql_config) */
+} conn_options;
+
+/* Every field at its default: 127.0.0.1:9042, no login, no TLS. */
+void conn_options_init(conn_options *o);
+
+/* Appends the comma-separated contact points in list ("h1,h2"); each must
+ * be a non-empty name without spaces. Fails when the list would not fit. */
+int conn_add_hosts(conn_options *o, const char *list, cassnn_err *err);
+
+/* A port number "1".."65535" (the whole string). */
+int conn_parse_port(const char *text, int *port, cassnn_err *err);
+
+/* Fills what the caller left unset from the environment:
+ *   CASSNN_HOST (contact points), CASSNN_PORT (checked like --port),
+ *   CASSNN_CREDENTIALS (a credentials file), else CASSNN_USERNAME together
+ *   with CASSNN_PASSWORD.
+ * Fails on a bad CASSNN_PORT or a CASSNN_USERNAME without CASSNN_PASSWORD. */
+int conn_options_from_env(conn_options *o, cassnn_err *err);
+
+/* Opens a session with o (NULL: the defaults), USE'ing keyspace when not
+ * NULL, with at most max_inflight requests in flight (<= 0: the session's
+ * default). Reads the credentials file here and wipes what it read once the
+ * session holds its own copy (it logs in again on every new connection).
+ * The caller closes *out with cql_session_close. */
+int conn_open(const conn_options *o, const char *keyspace, int max_inflight, cql_session **out,
+              cassnn_err *err);
+
+#endif
