@@ -5,15 +5,19 @@
 #   $CASSNN_HOST (default 127.0.0.1:9042); label "db". A db test must FAIL,
 #   never skip, when the node is not there.
 # Both link libcassnn and cmocka, and run from the build directory with
-# CASSNN_SOURCE_DIR pointing at the source tree (for fixtures).
+# CASSNN_SOURCE_DIR pointing at the source tree (for fixtures); in the
+# ThreadSanitizer build with TSAN_OPTIONS naming tests/tsan.supp.
 
 function(_cassnn_test NAME LABEL)
   add_executable(${NAME} ${ARGN})
   target_link_libraries(${NAME} PRIVATE cassnn PkgConfig::CMOCKA)
   target_include_directories(${NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
   add_test(NAME ${NAME} COMMAND ${NAME})
-  set_tests_properties(${NAME} PROPERTIES LABELS ${LABEL}
-    ENVIRONMENT "CASSNN_SOURCE_DIR=${PROJECT_SOURCE_DIR};CASSNN_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  set(env "CASSNN_SOURCE_DIR=${PROJECT_SOURCE_DIR};CASSNN_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  if(CASSNN_TSAN)
+    list(APPEND env "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp")
+  endif()
+  set_tests_properties(${NAME} PROPERTIES LABELS ${LABEL} ENVIRONMENT "${env}")
 endfunction()
 
 function(cassnn_unit_test NAME)
