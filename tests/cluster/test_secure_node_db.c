@@ -9,8 +9,9 @@
  * the credentials from a file and from the environment; and every command
  * that talks to Cassandra (schema, ingest, train, models, models alias,
  * predict, cql, report, serve) runs against this node with the same
- * connection flags, on 250 small images: `cassnn serve` follows an alias
- * there and answers /health and /predict over HTTP until SIGTERM. */
+ * connection flags, on 250 small images: predict and `cassnn serve` take
+ * an alias, and the server answers /health and /predict over HTTP until
+ * SIGTERM. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -380,6 +381,9 @@ static void every_command_runs_against_the_secured_node(void **state) {
     snprintf(args, sizeof args, "models alias set secure %s --keyspace cassnn_secure", id);
     free(secure_run(0, "secure -> ", args));
     free(secure_run(0, "1 aliases", "models alias list --keyspace cassnn_secure"));
+    char want[80];
+    snprintf(want, sizeof want, "model %s predicted 50 images", id);
+    free(secure_run(0, want, "predict --keyspace cassnn_secure --model secure --table raw_test --quiet"));
     serve_runs_against_the_secured_node("secure", id);
     free(secure_run(0, "deleted alias secure", "models alias delete secure --keyspace cassnn_secure"));
     snprintf(args, sizeof args, "report --keyspace cassnn_secure -o '%s'", in_dir("report.html"));
