@@ -108,6 +108,7 @@ static void test_bad_command_flags_are_usage_errors(void **state) {
     free(expect(2, "--max-batch '0': expected a whole number in [1, 65536]",
                 "serve --keyspace ks --max-batch 0"));
     free(expect(2, "--model 'a b': expected a model id", "serve --keyspace ks --model 'a b'"));
+    free(expect(2, "--max-body '0': expected a size", "serve --keyspace ks --max-body 0"));
     free(expect(2, "--dataset digits: expected mnist or fashion",
                 "serve --keyspace ks --dataset digits"));
     free(expect(2, "-o needs a value", "report --keyspace ks -o"));
