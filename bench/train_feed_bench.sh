@@ -75,7 +75,7 @@ t_ingest=$(elapsed "$t0")
 "$CASSNN" train --keyspace $DEMO_KS >/tmp/train_feed_bench.demo.log
 t_train=$(elapsed "$t0")
 best=$("$CASSNN" models best --keyspace $DEMO_KS)
-"$CASSNN" predict --keyspace $DEMO_KS --model "$best" --table raw_test --quiet >/tmp/train_feed_bench.predict.log
+"$CASSNN" predict --keyspace $DEMO_KS --id "$best" --table raw_test --quiet >/tmp/train_feed_bench.predict.log
 t_all=$(elapsed "$t0")
 printf 'ingest %.1f s, +train 3 epochs %.1f s, +best +predict %.1f s total\n' "$t_ingest" "$t_train" "$t_all"
 grep -o 'final accuracy.*' /tmp/train_feed_bench.demo.log

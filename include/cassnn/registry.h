@@ -82,11 +82,13 @@ int registry_insert(cql_session *s, const char *keyspace, const registry_model *
 int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], registry_model *out,
                  cassnn_err *err);
 
-/* The net in row id's network blob (a blob that names no model holds the
- * tutorial's net, as the tutorial's own rows do). row, when not NULL, gets
- * the row's columns without its blobs. The caller frees net. */
-int registry_load_net(cql_session *s, const char *keyspace, const uint8_t id[16], nn_net *net,
-                      registry_model *row, cassnn_err *err);
+/* The net in row id's network blob; a blob that names no network holds
+ * fallback's (NULL: blob_tutorial_model, as the tutorial's own rows do),
+ * every tensor checked against it. row, when not NULL, gets the row's
+ * columns without its blobs. Errors name the id. The caller frees net. */
+int registry_load_net(cql_session *s, const char *keyspace, const uint8_t id[16],
+                      const blob_model *fallback, nn_net *net, registry_model *row,
+                      cassnn_err *err);
 
 /* Every row of both tables without blobs (sizes filled), newest first. */
 int registry_list(cql_session *s, const char *keyspace, registry_model **out, size_t *n,
@@ -135,11 +137,25 @@ int registry_train_row(registry_model *out, const registry_run *r, const nn_trai
 int registry_test_row(registry_model *out, const registry_run *r, int next_epoch,
                       const nn_eval_stats *t, cassnn_err *err);
 
+/* How to resume a row that holds no run position (one the tutorial's code
+ * wrote): the net its blob does not name, and what the run that goes on
+ * uses - its images per epoch, batch size and log interval (which place
+ * the row by its epoch and batch_percent, registry_row_position) and seed. */
+typedef struct registry_resume_defaults {
+    const blob_model *model;     /* NULL: blob_tutorial_model */
+    size_t train_images;
+    int batch_size, log_interval;
+    uint64_t seed;
+} registry_resume_defaults;
+
 /* Checkpoint `id` (text) of keyspace: creates its net and its optimizer and
  * says where its run stood, for a run resumed from it. A row without a run
- * position (the tutorial's own) is refused. The caller frees net and opt. */
-int registry_load_checkpoint(cql_session *s, const char *keyspace, const char *id, nn_net *net,
-                             nn_optim *opt, registry_train_state *ts, cassnn_err *err);
+ * position (the tutorial's own: a models_train row; its models_test rows
+ * name no epoch and are refused) is placed with d. The caller frees net
+ * and opt. */
+int registry_load_checkpoint(cql_session *s, const char *keyspace, const char *id,
+                             const registry_resume_defaults *d, nn_net *net, nn_optim *opt,
+                             registry_train_state *ts, cassnn_err *err);
 
 /* ---- model files ---- */
 

@@ -38,8 +38,6 @@
  *   - a local spool for checkpoints the cluster cannot take: a second sink
  *     beside the registry writer (train.c: submit / run_train_close, which
  *     today writes the final model once more instead);
- *   - a chosen blob format: registry_run.format, which the rows the run
- *     builds use (today always safetensors);
  *   - a consistency level for reads and checkpoint writes: a field here,
  *     handed to the scans and the writer.
  */
@@ -136,7 +134,11 @@ typedef struct run_train_options {
     const char *test_table;        /* NULL: raw_test */
     size_t memory_budget;          /* 0: data_default_memory_budget() */
     const char *resume;            /* a checkpoint's id: its net, optimizer, seed, batch
-                                    * size and position (optim, seed, batch_size unused) */
+                                    * size and position (optim, seed, batch_size unused);
+                                    * a tutorial row, which holds only the net's weights
+                                    * and the optimizer's state, is built as model and
+                                    * placed by its epoch and batch_percent with
+                                    * batch_size and log_interval, and goes on with seed */
     /* ... or from the IDX files of a folder (no session, no checkpoints) */
     const char *idx_dir;           /* train-images-idx3-ubyte[.gz], t10k-..., with labels */
     const char *dataset;           /* normalisation: "mnist" or "fashion"; NULL: fashion
@@ -150,6 +152,9 @@ typedef struct run_train_options {
     int log_interval;              /* batches between progress reports (and checkpoints): 10 */
     int threads;                   /* 0: the online CPUs */
     uint64_t seed;                 /* init, shuffle and dropout: 1 */
+    blob_format blob_format;       /* of every checkpoint's network and optimizer blobs:
+                                    * BLOB_SAFETENSORS; BLOB_PICKLE: what the tutorial's
+                                    * pickle.loads + load_state_dict read */
 } run_train_options;
 
 /* The tutorial's recipe (every default above). */
@@ -273,6 +278,8 @@ typedef struct run_predict_options {
     const char *keyspace;          /* the registry, and the table's keyspace */
     const char *model;             /* a checkpoint id, "best" or an alias (registry_alias.h);
                                     * NULL: the best by accuracy */
+    const blob_model *fallback;    /* the network of a row that names none (the tutorial's
+                                    * pickles); NULL: blob_tutorial_model */
     const char *table;             /* NULL: raw_predict ... */
     const char *idx, *labels;      /* ... or an IDX image file (labels: NULL or its file) ... */
     const char *png;               /* ... or DIR/<label>/<name>.png */

@@ -24,6 +24,7 @@ static void usage(FILE *out) {
             "                           (default) or lowest loss, alone on stdout; --explain\n"
             "                           prints the CQL it ran on stderr\n"
             "  show ID                  one checkpoint's columns, blob format and network description\n"
+            "                           (a blob without one: whether --model's net fits it)\n"
             "  export ID FILE [--format safetensors|pickle] [--optimizer FILE]\n"
             "                           its network blob as a file: as stored, or converted to\n"
             "                           the format (pickle: what the tutorial's pickle.loads +\n"
@@ -90,10 +91,50 @@ static int do_best(cql_session *s, const char *ks, registry_metric by, int expla
     return 0;
 }
 
-static int do_show(cql_session *s, const char *ks, const char *text, cassnn_err *err) {
+/* A network blob that names no model is checked against the one --model
+ * names (default the tutorial's net): does every tensor fit? */
+static void show_fit(const registry_model *m, const blob_model *given) {
+    const blob_model *fallback = given ? given : &blob_tutorial_model;
+    nn_net net;
+    cassnn_err err = {0};
+    printf("model:         (none in the blob: a tutorial or PyTorch state_dict)\n");
+    if (blob_net_decode(m->network, m->network_len, fallback, &net, &err) == 0) {
+        printf("fits:          %s on %dx%dx%d%s\n", net.description, net.in_c, net.in_h,
+               net.in_w, given ? "" : " (the tutorial's net; --model names another)");
+        nn_net_free(&net);
+    } else {
+        printf("does not fit:  %s\n", err.msg);
+    }
+}
+
+static void show_network(const registry_model *m, const blob_model *given, cassnn_err *err) {
+    blob_dict d;
+    blob_format format;
+    if (!m->network) return;
+    if (blob_parse(m->network, m->network_len, &d, &format, err)) {
+        printf("format:        unreadable: %s\n", err->msg);
+        return;
+    }
+    const char *model = blob_dict_meta(&d, "cassnn.model");
+    printf("format:        %s\n", blob_format_name(format));
+    if (model) printf("model:         %s\n", model);
+    else show_fit(m, given);
+    for (size_t i = 0; i < d.count; i++) {
+        char shape[96];
+        blob_format_shape(shape, sizeof shape, d.tensors[i].ndim, d.tensors[i].shape);
+        printf("  %-16s %s %s\n", d.tensors[i].name, d.tensors[i].dtype, shape);
+    }
+    blob_dict_free(&d);
+}
+
+static int do_show(cql_session *s, const char *ks, const char *text, cli_model_flags *mf,
+                   cassnn_err *err) {
     uint8_t id[16];
     registry_model m;
-    if (registry_uuid_parse(text, id, err) || registry_get(s, ks, id, &m, err)) return -1;
+    const blob_model *given;
+    if (cli_model_flags_resolve(mf, &given, err) || registry_uuid_parse(text, id, err) ||
+        registry_get(s, ks, id, &m, err))
+        return -1;
     char when[32];
     format_time(m.upload_ms, when, sizeof when);
     printf("id:            %s\ntable:         %s.%s\nupload_date:   %s UTC\n", text, ks,
@@ -103,63 +144,19 @@ static int do_show(cql_session *s, const char *ks, const char *text, cassnn_err 
     printf("loss:          %.6f\n", (double)m.loss);
     if (m.table == REGISTRY_TEST) printf("accuracy:      %.4f\n", (double)m.accuracy);
     printf("network:       %zu bytes\noptimizer:     %zu bytes\n", m.network_len, m.optimizer_len);
-    blob_dict d;
-    blob_format format;
-    if (m.network && blob_parse(m.network, m.network_len, &d, &format, err) == 0) {
-        const char *model = blob_dict_meta(&d, "cassnn.model");
-        printf("format:        %s\nmodel:         %s\n", blob_format_name(format),
-               model ? model : "(none in the blob: a tutorial or PyTorch state_dict)");
-        for (size_t i = 0; i < d.count; i++) {
-            char shape[96];
-            blob_format_shape(shape, sizeof shape, d.tensors[i].ndim, d.tensors[i].shape);
-            printf("  %-16s %s %s\n", d.tensors[i].name, d.tensors[i].dtype, shape);
-        }
-        blob_dict_free(&d);
-    }
+    show_network(&m, given, err);
     registry_model_free(&m);
     return 0;
 }
 
-/* --model DESC|@FILE [--input CxHxW]: the network of blobs that name none. */
-typedef struct model_flags {
-    const char *model;          /* NULL: none given */
-    blob_model given;           /* --model's description (read from @FILE) and --input */
-    char *text;                 /* that description when it came from a file (freed here) */
-} model_flags;
-
-/* --input CxHxW (a cli_flag call). */
-static int parse_input(void *out, const char *name, const char *value) {
-    blob_model *m = out;
-    char tail;
-    if (sscanf(value, "%dx%dx%d%c", &m->in_c, &m->in_h, &m->in_w, &tail) == 3 && m->in_c > 0 &&
-        m->in_h > 0 && m->in_w > 0)
-        return 0;
-    fprintf(stderr, "cassnn models: --%s '%s': expected CxHxW, e.g. 1x28x28\n", name, value);
-    return -1;
-}
-
-/* The model --model names, or NULL when none was given. */
-static const blob_model *given_model(model_flags *f, cassnn_err *err, int *failed) {
-    *failed = 0;
-    if (!f->model) return NULL;
-    if (!(f->text = cli_model_arg(f->model, err))) {
-        *failed = 1;
-        return NULL;
-    }
-    f->given.description = f->text;
-    return &f->given;
-}
-
 static int do_export(cql_session *s, const char *ks, const char *text, const char *path,
-                     const char *format_name, const char *optim_path, model_flags *mf,
+                     const char *format_name, const char *optim_path, cli_model_flags *mf,
                      cassnn_err *err) {
     uint8_t id[16];
     blob_format format;
-    int failed;
-    registry_export_options o = {path, optim_path, format_name ? &format : NULL,
-                                 given_model(mf, err, &failed)};
+    registry_export_options o = {path, optim_path, format_name ? &format : NULL, NULL};
     size_t net_bytes, optim_bytes;
-    if (failed || (format_name && blob_format_parse(format_name, &format, err)) ||
+    if (cli_model_flags_resolve(mf, &o.model, err) || (format_name && blob_format_parse(format_name, &format, err)) ||
         registry_uuid_parse(text, id, err) ||
         registry_export_files(s, ks, id, &o, &net_bytes, &optim_bytes, err))
         return -1;
@@ -168,12 +165,10 @@ static int do_export(cql_session *s, const char *ks, const char *text, const cha
     return 0;
 }
 
-static int do_import(cql_session *s, const char *ks, registry_import_options *o, model_flags *mf,
-                     cassnn_err *err) {
+static int do_import(cql_session *s, const char *ks, registry_import_options *o,
+                     cli_model_flags *mf, cassnn_err *err) {
     uint8_t id[16];
-    int failed;
-    o->model = given_model(mf, err, &failed);
-    if (failed) return -1;
+    if (cli_model_flags_resolve(mf, &o->model, err)) return -1;
     if (registry_import_files(s, ks, o, id, err)) {
         if (!o->model && strstr(err->msg, "names no model"))
             cassnn_err_wrap(err, "give --model DESC|@FILE");
@@ -196,7 +191,7 @@ typedef struct models_args {
     conn_options conn;
     const char *keyspace;
     registry_import_options import;
-    model_flags model;
+    cli_model_flags model;
     const char *format;
     double loss, accuracy;
     int by, explain;                /* by: 0 accuracy, 1 loss */
@@ -209,7 +204,7 @@ static int parse(int argc, char **argv, models_args *a, cli_command *cmd, int *a
     memset(a, 0, sizeof *a);
     conn_options_init(&a->conn);
     a->loss = a->accuracy = NAN;
-    a->model.given = (blob_model){NULL, 1, 28, 28};
+    cli_model_flags_init(&a->model);
     static const char *const metrics[] = {"accuracy", "loss", NULL};
     const cli_flag flags[] = {
         CLI_FLAG("keyspace", CLI_TEXT, &a->keyspace),
@@ -217,8 +212,7 @@ static int parse(int argc, char **argv, models_args *a, cli_command *cmd, int *a
         CLI_FLAG("explain", CLI_SWITCH, &a->explain),
         CLI_FLAG("optimizer", CLI_TEXT, &a->import.optimizer_path),
         CLI_FLAG("format", CLI_TEXT, &a->format),
-        CLI_FLAG("model", CLI_TEXT, &a->model.model),
-        {"input", CLI_CALL, &a->model.given, 0, 0, NULL, parse_input},
+        CLI_MODEL_FLAGS(&a->model),
         CLI_RANGE("loss", CLI_NUMBER, &a->loss, -HUGE_VAL, HUGE_VAL),
         CLI_RANGE("accuracy", CLI_NUMBER, &a->accuracy, -HUGE_VAL, HUGE_VAL),
         CLI_END,
@@ -258,7 +252,7 @@ int cmd_models(int argc, char **argv) {
     case BEST:
         rc = do_best(s, a.keyspace, a.by ? REGISTRY_BY_LOSS : REGISTRY_BY_ACCURACY, a.explain, &err);
         break;
-    case SHOW: rc = do_show(s, a.keyspace, a.args[1], &err); break;
+    case SHOW: rc = do_show(s, a.keyspace, a.args[1], &a.model, &err); break;
     case EXPORT:
         rc = do_export(s, a.keyspace, a.args[1], a.args[2], a.format, a.import.optimizer_path,
                        &a.model, &err);
@@ -267,7 +261,7 @@ int cmd_models(int argc, char **argv) {
     default: rc = do_delete(s, a.keyspace, a.args[1], &err); break;
     }
     cql_session_close(s);
-    free(a.model.text);
+    cli_model_flags_free(&a.model);
     if (rc) fprintf(stderr, "cassnn models: %s\n", err.msg);
     return rc ? 1 : 0;
 }

@@ -10,19 +10,26 @@
 #include "cassnn/run.h"
 #include "cassnn/schema.h"
 #include "commands.h"
+#include "model_arg.h"
 #include "report.h"
 
 typedef struct predict_args {
     run_predict_options run;
     conn_options conn;
+    cli_model_flags net;
     int write, quiet;
 } predict_args;
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: cassnn predict --keyspace KS [options]\n"
-            "  --model ID|best|ALIAS the checkpoint to use: an id, the best by accuracy in\n"
-            "                        models_test (the default) or an alias (cassnn models alias)\n"
+            "  --id ID|best|ALIAS    the checkpoint to use: an id, the best by accuracy in\n"
+            "                        models_test (the default) or an alias (cassnn models alias);\n"
+            "                        --model ID says the same\n"
+            "  --model DESC|@FILE [--input CxHxW]\n"
+            "                        the network of a row whose blob names none (the tutorial's\n"
+            "                        pickled rows; default the tutorial's net on 1x28x28); every\n"
+            "                        tensor name and shape is checked, the first misfit named\n"
             "  --table T             raw table to classify (default raw_predict; raw_test also\n"
             "                        prints accuracy and the confusion matrix)\n"
             "  --idx FILE [--labels FILE]  classify an IDX image file instead\n"
@@ -37,10 +44,12 @@ static void usage(FILE *out) {
 static int parse(int argc, char **argv, predict_args *a, cli_command *cmd) {
     memset(a, 0, sizeof *a);
     conn_options_init(&a->conn);
+    cli_model_flags_init(&a->net);
     run_predict_options *o = &a->run;
     const cli_flag flags[] = {
         CLI_FLAG("keyspace", CLI_TEXT, &o->keyspace),
-        CLI_FLAG("model", CLI_TEXT, &o->model),
+        CLI_FLAG("id", CLI_TEXT, &o->model),
+        CLI_MODEL_FLAGS(&a->net),
         CLI_FLAG("table", CLI_TEXT, &o->table),
         CLI_FLAG("idx", CLI_TEXT, &o->idx),
         CLI_FLAG("labels", CLI_TEXT, &o->labels),
@@ -55,6 +64,16 @@ static int parse(int argc, char **argv, predict_args *a, cli_command *cmd) {
     const int st = cli_parse(cmd, argc, argv);
     cmd->flags = NULL; /* the table lives on this stack frame */
     if (st != CLI_GO) return st;
+    /* --model ID, as before --id: a uuid is never a description */
+    uint8_t uuid[16];
+    if (a->net.model && registry_uuid_parse(a->net.model, uuid, NULL) == 0) {
+        if (o->model) return cli_usage_error(cmd, "give the checkpoint by --id or --model, not both");
+        o->model = a->net.model;
+        a->net.model = NULL;
+    }
+    cassnn_err err = {0};
+    if (cli_model_flags_resolve(&a->net, &o->fallback, &err))
+        return cli_usage_error(cmd, "%s", err.msg);
     if (!o->keyspace || !registry_valid_name(o->keyspace) ||
         (o->table && !registry_valid_name(o->table)))
         return cli_usage_error(cmd, "--keyspace KS is required (names: letters, digits, _)");
@@ -90,7 +109,7 @@ static void print_predictions(const run_predictions *p, int quiet) {
     }
 }
 
-static int predict(const predict_args *a, const cli_command *cmd) {
+static int predict(predict_args *a, const cli_command *cmd) {
     cql_session *s;
     if (cli_connect(cmd, NULL, 0, &s)) return 1;
     cassnn_err err = {0};
@@ -107,6 +126,7 @@ static int predict(const predict_args *a, const cli_command *cmd) {
     }
     if (rc) fprintf(stderr, "cassnn predict: %s\n", err.msg);
     cql_session_close(s);
+    cli_model_flags_free(&a->net);
     return rc ? 1 : 0;
 }
 

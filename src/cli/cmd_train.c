@@ -18,6 +18,7 @@ typedef struct train_args {
     conn_options conn;
     train_optim_flags optim;
     const char *save;
+    const char *blob_format;
 } train_args;
 
 static void usage(FILE *out) {
@@ -33,7 +34,11 @@ static void usage(FILE *out) {
             "                          MemAvailable): a table that fits is loaded once, a larger one\n"
             "                          is streamed through a shuffle buffer that fits the budget\n"
             "  --resume ID             continue the run of checkpoint ID (its net, optimizer state,\n"
-            "                          seed, batch size and position) up to --epochs\n"
+            "                          seed, batch size and position) up to --epochs; a\n"
+            "                          models_train row of the tutorial's own code is the net\n"
+            "                          --model names (default tutorial), its SGD state, placed by\n"
+            "                          its epoch and batch_percent with --batch-size and\n"
+            "                          --log-interval (give the tutorial's), going on with --seed\n"
             "  --dataset mnist|fashion normalisation constants (default: fashion when the keyspace\n"
             "                          name contains 'fashion', else mnist)\n"
             "  --model DESC|@FILE      model description or built-in name (default: tutorial)\n"
@@ -43,7 +48,11 @@ static void usage(FILE *out) {
             "  --seed N                init, shuffle and dropout seed (default 1)\n"
             "  --log-interval N        batches between progress lines (default 10)\n"
             "  --threads N             worker threads (default: online CPUs)\n"
-            "  --save FILE             write the trained network as safetensors (PyTorch state_dict names)\n");
+            "  --save FILE             write the trained network as safetensors (PyTorch state_dict names)\n"
+            "  --blob-format safetensors|pickle\n"
+            "                          the checkpoints' network and optimizer blobs (default\n"
+            "                          safetensors; pickle: the tutorial's own format, which its\n"
+            "                          pickle.loads + load_state_dict read)\n");
     train_optim_usage(out);
 }
 
@@ -52,6 +61,7 @@ static int parse(int argc, char **argv, train_args *a, cli_command *cmd) {
     conn_options_init(&a->conn);
     a->optim = (train_optim_flags){.optim = &a->run.optim};
     a->save = NULL;
+    a->blob_format = NULL;
     run_train_options *o = &a->run;
     const cli_flag flags[] = {
         CLI_FLAG("idx", CLI_TEXT, &o->idx_dir),
@@ -69,6 +79,7 @@ static int parse(int argc, char **argv, train_args *a, cli_command *cmd) {
         CLI_RANGE("log-interval", CLI_INT, &o->log_interval, 0, 1e9),
         CLI_RANGE("threads", CLI_INT, &o->threads, 1, 4096),
         CLI_FLAG("save", CLI_TEXT, &a->save),
+        CLI_FLAG("blob-format", CLI_TEXT, &a->blob_format),
         TRAIN_OPTIM_FLAGS(&a->optim),
         CLI_END,
     };
@@ -79,6 +90,9 @@ static int parse(int argc, char **argv, train_args *a, cli_command *cmd) {
     if (!o->idx_dir == !o->keyspace || (o->resume && !o->keyspace))
         return cli_usage_error(cmd, "give --idx DIR or --keyspace KS (--resume needs --keyspace)");
     if (train_optim_check(&a->optim, o->resume != NULL)) return 2;
+    cassnn_err err = {0};
+    if (a->blob_format && blob_format_parse(a->blob_format, &o->blob_format, &err))
+        return cli_usage_error(cmd, "--blob-format: %s", err.msg);
     float mean, std;
     if (o->dataset && data_feed_normalisation(o->dataset, &mean, &std))
         return cli_usage_error(cmd, "--dataset %s: expected mnist or fashion", o->dataset);

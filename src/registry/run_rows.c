@@ -35,20 +35,34 @@ int registry_test_row(registry_model *out, const registry_run *r, int next_epoch
     return 0;
 }
 
-int registry_load_checkpoint(cql_session *s, const char *keyspace, const char *id, nn_net *net,
-                             nn_optim *opt, registry_train_state *ts, cassnn_err *err) {
+/* Where a row without a run position stood, for a run with defaults d. */
+static int place_tutorial_row(const registry_model *m, const registry_resume_defaults *d,
+                              registry_train_state *ts, cassnn_err *err) {
+    if (d->batch_size < 1) return cassnn_err_set(err, "resume: no batch size");
+    const long per_epoch = (long)((d->train_images + (size_t)d->batch_size - 1) /
+                                  (size_t)d->batch_size);
+    if (registry_row_position(m, per_epoch, d->log_interval, d->batch_size, ts, err))
+        return cassnn_err_wrap(err, "a row without a run position (the tutorial's own), placed "
+                                    "by --batch-size %d and --log-interval %d",
+                               d->batch_size, d->log_interval);
+    ts->seed = d->seed;
+    return 0;
+}
+
+int registry_load_checkpoint(cql_session *s, const char *keyspace, const char *id,
+                             const registry_resume_defaults *d, nn_net *net, nn_optim *opt,
+                             registry_train_state *ts, cassnn_err *err) {
     uint8_t uuid[16];
     registry_model m;
     if (registry_uuid_parse(id, uuid, err) || registry_get(s, keyspace, uuid, &m, err))
         return -1;
+    const blob_model *fallback = d->model ? d->model : &blob_tutorial_model;
     int rc = -1, has_run = 0;
     if (!m.network || !m.optimizer) {
         cassnn_err_set(err, "model %s has no %s blob", id, m.network ? "optimizer" : "network");
-    } else if (blob_net_decode(m.network, m.network_len, &blob_tutorial_model, net, err) == 0) {
+    } else if (blob_net_decode(m.network, m.network_len, fallback, net, err) == 0) {
         if (blob_optim_decode(m.optimizer, m.optimizer_len, net, opt, ts, &has_run, err) == 0) {
-            if (has_run) rc = 0;
-            else cassnn_err_set(err, "the row holds no run position (a tutorial row): resuming "
-                                     "it is not supported yet");
+            rc = has_run ? 0 : place_tutorial_row(&m, d, ts, err);
             if (rc) nn_optim_free(opt);
         }
         if (rc) nn_net_free(net);

@@ -203,7 +203,7 @@ static int gather(cql_session *s, const report_options *o, const char *ks, ks_re
     uint8_t id[16];
     nn_net net;
     if (registry_model_resolve(s, ks, o->model ? o->model : REGISTRY_ALIAS_BEST, id, err) ||
-        registry_load_net(s, ks, id, &net, &r->model, err))
+        registry_load_net(s, ks, id, NULL, &net, &r->model, err))
         return -1;
     registry_uuid_format(id, r->model_id);
     r->description = strdup(net.description);

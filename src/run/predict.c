@@ -21,7 +21,7 @@ static int load_model(cql_session *s, const run_predict_options *o, run_predicti
                                out->model, err))
         return -1;
     registry_uuid_format(out->model, out->model_id);
-    return registry_load_net(s, o->keyspace, out->model, net, NULL, err);
+    return registry_load_net(s, o->keyspace, out->model, o->fallback, net, NULL, err);
 }
 
 /* Files, or a table: loaded once when it fits the budget, else streamed in

@@ -185,13 +185,18 @@ int run_train_open(run_train **out, cql_session *s, const run_train_options *o,
     r->session = s;
     r->rows.seed = o->seed;
     r->rows.batch_size = o->batch_size;
-    r->rows.format = BLOB_SAFETENSORS; /* the place for a chosen blob format */
+    r->rows.format = o->blob_format;
     registry_train_state at = {.epoch = 1};
     int rc = run_normalisation(o->dataset, o->keyspace, &r->mean, &r->std, err) ||
              open_data(r, err);
     if (rc == 0 && o->resume) {
-        /* The checkpoint decides the net, optimizer, seed and batch size. */
-        rc = registry_load_checkpoint(s, o->keyspace, o->resume, &r->net, &r->opt, &at, err);
+        /* The checkpoint decides the net, optimizer, seed and batch size;
+         * for a tutorial row (which names none of them) the options do. */
+        const blob_model given = {o->model ? o->model : "tutorial", r->train.images.channels,
+                                  r->train.images.rows, r->train.images.cols};
+        const registry_resume_defaults d = {&given, r->train.images.count, o->batch_size,
+                                            o->log_interval, o->seed};
+        rc = registry_load_checkpoint(s, o->keyspace, o->resume, &d, &r->net, &r->opt, &at, err);
         r->rows.seed = at.seed;
         r->rows.batch_size = at.batch_size;
     } else if (rc == 0) {

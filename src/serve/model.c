@@ -13,7 +13,7 @@ int serve_model_load(cql_session *s, const char *keyspace, const uint8_t id[16],
     if (!m) return cassnn_err_set(err, "out of memory for a model");
     registry_model row;
     registry_uuid_format(id, m->id_text);
-    if (registry_load_net(s, keyspace, id, &m->net, &row, err)) { /* the error names the id */
+    if (registry_load_net(s, keyspace, id, NULL, &m->net, &row, err)) { /* the error names the id */
         free(m);
         return -1;
     }

@@ -105,6 +105,14 @@ static void test_bad_command_flags_are_usage_errors(void **state) {
     free(expect(2, "unexpected argument 'extra'", "train --keyspace ks extra"));
     free(expect(2, "unknown option -x", "schema -x"));
     free(expect(2, "give one statement", "cql"));
+    free(expect(2, "blob format 'npz': expected safetensors or pickle",
+                "train --keyspace ks --blob-format npz"));
+    free(expect(2, "--input 'big': expected CxHxW", "predict --keyspace ks --model tutorial "
+                                                    "--input big"));
+    free(expect(2, "--input CxHxW goes with --model", "predict --keyspace ks --input 1x28x28"));
+    free(expect(2, "by --id or --model, not both",
+                "predict --keyspace ks --id 123e4567-e89b-42d3-a456-426614174000 "
+                "--model 123e4567-e89b-42d3-a456-426614174000"));
     free(expect(2, "--max-batch '0': expected a whole number in [1, 65536]",
                 "serve --keyspace ks --max-batch 0"));
     free(expect(2, "--model 'a b': expected a model id", "serve --keyspace ks --model 'a b'"));

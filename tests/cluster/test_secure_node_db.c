@@ -383,7 +383,7 @@ static void every_command_runs_against_the_secured_node(void **state) {
     free(secure_run(0, "1 aliases", "models alias list --keyspace cassnn_secure"));
     char want[80];
     snprintf(want, sizeof want, "model %s predicted 50 images", id);
-    free(secure_run(0, want, "predict --keyspace cassnn_secure --model secure --table raw_test --quiet"));
+    free(secure_run(0, want, "predict --keyspace cassnn_secure --id secure --table raw_test --quiet"));
     serve_runs_against_the_secured_node("secure", id);
     free(secure_run(0, "deleted alias secure", "models alias delete secure --keyspace cassnn_secure"));
     snprintf(args, sizeof args, "report --keyspace cassnn_secure -o '%s'", in_dir("report.html"));

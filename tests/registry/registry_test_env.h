@@ -85,10 +85,14 @@ static inline void reg_load_head(const char *dataset, size_t n_train, size_t n_t
 
 /* Creates ks and writes the first n_train / n_test images of the dataset
  * (0 = all) through `cassnn ingest` into raw_train/raw_test (tutorial) and/or
- * raw_*_blob (blob). Returns the sets written (caller frees). */
+ * raw_*_blob (blob). Returns the sets written (caller frees), or frees them
+ * when train and test are NULL. */
 static inline void reg_ingest(cql_session *s, const char *ks, const char *dataset,
                               size_t n_train, size_t n_test, int tutorial, int blob,
                               data_images *train, data_images *test) {
+    data_images own[2];
+    const int keep = train != NULL;
+    if (!keep) train = &own[0], test = &own[1];
     cassnn_err err = {0};
     char drop[128];
     snprintf(drop, sizeof drop, "DROP KEYSPACE IF EXISTS %s", ks);
@@ -108,6 +112,10 @@ static inline void reg_ingest(cql_session *s, const char *ks, const char *datase
         if (rc) fail_msg("cassnn ingest failed:\n%s", out);
         free(out);
     }
+    if (!keep) {
+        data_images_free(train);
+        data_images_free(test);
+    }
 }
 
 static inline void reg_drop(cql_session *s, const char *ks) {
@@ -125,6 +133,26 @@ static inline int reg_run(char **out, const char *fmt, ...) {
     int rc = cassnn_vrun(out, RUN_STDERR_APART, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+/* Runs tests/reference/tutorial_registry.py ARGS --keyspace ks (the
+ * tutorial's own training loop and registry code) with Debian's python on
+ * the test node; returns its stdout (malloc'ed), failing the test when it
+ * fails. */
+static inline char *reg_tutorial(const char *ks, const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/reference/tutorial_registry.py' %s "
+             "--keyspace %s --host %s --port %s", getenv("CASSNN_SOURCE_DIR"), args, ks,
+             getenv("CASSNN_HOST") ? getenv("CASSNN_HOST") : "127.0.0.1",
+             getenv("CASSNN_PORT") ? getenv("CASSNN_PORT") : "9042");
+    FILE *p = popen(cmd, "r");
+    size_t len = 0, cap = 1 << 16;
+    char *out = malloc(cap);
+    if (!p || !out) fail_msg("%s: cannot start", cmd);
+    for (size_t got; (got = fread(out + len, 1, cap - len - 1, p)) > 0;) len += got;
+    out[len] = '\0';
+    if (pclose(p)) fail_msg("%s failed:\n%s", cmd, out);
+    return out;
 }
 
 /* accuracy: C/N in a predict output, as a fraction. */

@@ -6,7 +6,10 @@
  *     decodes, and the best models_test row scores on raw_test exactly what
  *     PyTorch computed for it;
  *   - a row cassnn writes in pickle format loads with the tutorial's code
- *     and scores in PyTorch what the registry says. */
+ *     and scores in PyTorch what the registry says;
+ *   - a training run resumed from one of the tutorial's models_train rows
+ *     starts from its weights, its SGD state and hyperparameters, at the
+ *     batch after the one it logged. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,6 +23,7 @@
 #include "cassnn/ingest.h"
 #include "cassnn/nn_train.h"
 #include "cassnn/registry.h"
+#include "cassnn/run.h"
 #include "registry/registry_test_env.h"
 
 #define KS "cassnn_test_tutorial_rows"
@@ -52,24 +56,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* Runs tests/reference/tutorial_registry.py ARGS with Debian's python;
- * returns its stdout (malloc'ed), failing the test when it fails. */
-static char *tutorial(const char *args) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/reference/tutorial_registry.py' %s "
-             "--keyspace %s --host %s --port %s", getenv("CASSNN_SOURCE_DIR"), args, KS,
-             getenv("CASSNN_HOST") ? getenv("CASSNN_HOST") : "127.0.0.1",
-             getenv("CASSNN_PORT") ? getenv("CASSNN_PORT") : "9042");
-    FILE *p = popen(cmd, "r");
-    size_t len = 0, cap = 1 << 16;
-    char *out = malloc(cap);
-    assert_non_null(p);
-    for (size_t got; (got = fread(out + len, 1, cap - len - 1, p)) > 0;) len += got;
-    out[len] = '\0';
-    if (pclose(p)) fail_msg("%s failed:\n%s", cmd, out);
-    return out;
-}
-
 /* The net's correct predictions over raw_test, read back from the node,
  * and its summed NLL loss. */
 static long score(nn_net *net, double *loss_sum) {
@@ -95,7 +81,7 @@ static long score(nn_net *net, double *loss_sum) {
 static void test_tutorial_rows_in_cassnn(void **state) {
     (void)state;
     cassnn_err err = {0};
-    char *out = tutorial("train --epochs 2 --log-interval 2");
+    char *out = reg_tutorial(KS, "train --epochs 2 --log-interval 2");
     /* the best row, as the registry finds it */
     registry_model best, row;
     reg_must(registry_best(S, KS, REGISTRY_BY_ACCURACY, NULL, NULL, &best, &err), &err, "best");
@@ -191,7 +177,7 @@ static void test_cassnn_pickle_rows_in_tutorial(void **state) {
     char id[37], args[80], want[120];
     registry_uuid_format(m.id, id);
     snprintf(args, sizeof args, "score --model %s", id);
-    char *out = tutorial(args);
+    char *out = reg_tutorial(KS, args);
     printf("cassnn row %s: registry says %ld/%d (loss sum %.6f); the tutorial's code: %s", id,
            correct, N_TEST, loss, out);
     snprintf(want, sizeof want, "score %s %ld %d ", id, correct, N_TEST);
@@ -203,10 +189,85 @@ static void test_cassnn_pickle_rows_in_tutorial(void **state) {
     nn_net_free(&net);
 }
 
+/* The first progress point a run reports. */
+static void first_progress(void *user, const nn_train_progress *p) {
+    nn_train_progress *first = user;
+    if (first->epoch == 0) *first = *p;
+}
+
+static void test_resume_tutorial_row(void **state) {
+    (void)state;
+    cassnn_err err = {0};
+    /* the tutorial's row after batch 2 of 5 in epoch 2 (written by the first test) */
+    registry_model *models, row;
+    size_t n;
+    reg_must(registry_list(S, KS, &models, &n, &err), &err, "list");
+    const registry_model *from = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (models[i].table == REGISTRY_TRAIN && models[i].epoch == 2 &&
+            !strcmp(models[i].batch_percent, "40%"))
+            from = &models[i];
+    if (!from) fail_msg("no tutorial row of epoch 2 at 40%% (run test_tutorial_rows_in_cassnn)");
+    char id[37];
+    registry_uuid_format(from->id, id);
+    reg_must(registry_get(S, KS, from->id, &row, &err), &err, "get");
+    free(models);
+    nn_net want;
+    nn_optim want_opt;
+    reg_must(blob_net_decode(row.network, row.network_len, &blob_tutorial_model, &want, &err),
+             &err, "network");
+    reg_must(blob_optim_decode(row.optimizer, row.optimizer_len, &want, &want_opt, NULL, NULL,
+                               &err), &err, "optimizer");
+
+    run_train_options o;
+    run_train_defaults(&o);
+    o.keyspace = KS;
+    o.resume = id;
+    o.epochs = 2;
+    o.log_interval = 2;
+    o.threads = 2;
+    o.seed = 7;
+    nn_train_progress first = {0};
+    const run_events ev = {.user = &first, .progress = first_progress};
+    run_train *r;
+    reg_must(run_train_open(&r, S, &o, &ev, &err), &err, "resume the tutorial's row");
+    const run_train_info *in = run_train_describe(r);
+    assert_int_equal(in->first_epoch, 2);
+    assert_int_equal(in->batch_size, 64);
+    assert_true(in->seed == 7);
+    assert_int_equal(in->net->n_params, want.n_params);
+    assert_memory_equal(in->net->params, want.params, (size_t)want.n_params * sizeof(float));
+    const nn_optim *opt = in->optim;
+    assert_int_equal(opt->kind, NN_OPTIM_SGD);
+    assert_true(opt->lr == 0.01f && opt->momentum == 0.5f && opt->dampening == 0.0f &&
+                opt->weight_decay == 0.0f && !opt->nesterov);
+    assert_int_equal(opt->step, want_opt.step);
+    assert_non_null(opt->buf1);
+    assert_memory_equal(opt->buf1, want_opt.buf1, (size_t)want.n_params * sizeof(float));
+    /* it goes on at batch 3 of epoch 2: the next logged batch is 4 */
+    nn_epoch_stats st;
+    nn_eval_stats t;
+    reg_must(run_train_epoch(r, &st, &err), &err, "epoch");
+    assert_int_equal(first.epoch, 2);
+    assert_int_equal(first.batch_idx, 4);
+    assert_int_equal(st.batches, 2);
+    assert_int_equal(run_train_next_epoch(r), 3);
+    reg_must(run_train_test(r, &t, &err), &err, "test");
+    run_train_report rep;
+    assert_int_equal(run_train_close(r, &rep), 0);
+    assert_int_equal(rep.writes.written, 2); /* the row of batch 4 and the test's */
+    printf("resumed tutorial row %s at epoch 2 batch 3: trained %ld images, then %ld/%ld\n", id,
+           st.images, t.correct, t.images);
+    nn_optim_free(&want_opt);
+    nn_net_free(&want);
+    registry_model_free(&row);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tutorial_rows_in_cassnn),
         cmocka_unit_test(test_cassnn_pickle_rows_in_tutorial),
+        cmocka_unit_test(test_resume_tutorial_row),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
