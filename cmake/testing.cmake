@@ -5,19 +5,15 @@
 #   $CASSNN_HOST (default 127.0.0.1:9042); label "db". A db test must FAIL,
 #   never skip, when the node is not there.
 # Both link libcassnn and cmocka, and run from the build directory with
-# CASSNN_SOURCE_DIR pointing at the source tree (for fixtures); in the
-# ThreadSanitizer build with TSAN_OPTIONS naming tests/tsan.supp.
+# CASSNN_SOURCE_DIR pointing at the source tree (for fixtures).
 
 function(_cassnn_test NAME LABEL)
   add_executable(${NAME} ${ARGN})
   target_link_libraries(${NAME} PRIVATE cassnn PkgConfig::CMOCKA)
   target_include_directories(${NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
   add_test(NAME ${NAME} COMMAND ${NAME})
-  set(env "CASSNN_SOURCE_DIR=${PROJECT_SOURCE_DIR};CASSNN_BINARY_DIR=${PROJECT_BINARY_DIR}")
-  if(CASSNN_TSAN)
-    list(APPEND env "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp")
-  endif()
-  set_tests_properties(${NAME} PROPERTIES LABELS ${LABEL} ENVIRONMENT "${env}")
+  set_tests_properties(${NAME} PROPERTIES LABELS ${LABEL}
+    ENVIRONMENT "CASSNN_SOURCE_DIR=${PROJECT_SOURCE_DIR};CASSNN_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()
 
 function(cassnn_unit_test NAME)
@@ -50,9 +46,13 @@ endfunction()
 if(NOT TARGET tsan-tests)
   add_custom_target(tsan-tests)
 endif()
+#   In that build the tests (and the `cassnn` processes they start) read
+#   tests/tsan.supp: reports from inside uninstrumented libraries only.
 function(cassnn_tsan)
   foreach(name ${ARGN})
     set_property(TEST ${name} APPEND PROPERTY LABELS tsan)
+    set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT
+                 "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp")
     add_dependencies(tsan-tests ${name})
   endforeach()
 endfunction()

@@ -7,7 +7,9 @@
  * credentials file, from the environment or from the embedder's memory -
  * never from a command line, which every user of the machine can read), TLS
  * with a CA, a client certificate and a server name, LZ4 and a request
- * timeout. The options are turned into a cql_config (cql.h) at open.
+ * timeout - or, for DataStax Astra, a secure connect bundle in place of the
+ * contact points, port and TLS. The options are turned into a cql_config
+ * (cql.h) at open.
  *
  * Ownership: the options hold the contact points themselves (a fixed
  * buffer) and borrow every other string, which must outlive conn_open.
@@ -29,6 +31,12 @@ typedef struct conn_options {
     int tls;                      /* 1: TLS (also implied by tls_ca_file or tls_cert_file) */
     int tls_no_verify;            /* 1: do not verify the node's certificate (testing only) */
     const char *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_sni;
+    /* DataStax Astra: the database's secure connect bundle (the zip its
+     * console downloads). Where to connect, TLS and the local data center
+     * come from the bundle and its metadata service (cql_config.cloud_bundle),
+     * so hosts, port and the tls* fields must stay unset; the login is
+     * Astra's client id and secret, or "token" and an "AstraCS:..." token. */
+    const char *cloud_bundle;
     int lz4;                      /* 1: ask for LZ4 frame compression */
     int request_timeout_ms;       /* 0 = the session's default (cql_config) */
 } conn_options;
@@ -43,14 +51,20 @@ int conn_add_hosts(conn_options *o, const char *list, cassnn_err *err);
 /* A port number "1".."65535" (the whole string). */
 int conn_parse_port(const char *text, int *port, cassnn_err *err);
 
+/* Fails when o names a secure connect bundle together with contact points,
+ * a port or TLS settings (the bundle decides those: a mix is a mistake). */
+int conn_options_check(const conn_options *o, cassnn_err *err);
+
 /* Fills what the caller left unset from the environment:
- *   CASSNN_HOST (contact points), CASSNN_PORT (checked like --port),
+ *   CASSNN_HOST (contact points), CASSNN_PORT (checked like --port) -
+ *   neither with a secure connect bundle, which says where to connect -,
  *   CASSNN_CREDENTIALS (a credentials file), else CASSNN_USERNAME together
  *   with CASSNN_PASSWORD.
  * Fails on a bad CASSNN_PORT or a CASSNN_USERNAME without CASSNN_PASSWORD. */
 int conn_options_from_env(conn_options *o, cassnn_err *err);
 
-/* Opens a session with o (NULL: the defaults), USE'ing keyspace when not
+/* Opens a session with o (NULL: the defaults; checked as
+ * conn_options_check), USE'ing keyspace when not
  * NULL, with at most max_inflight requests in flight (<= 0: the session's
  * default). Reads the credentials file here and wipes what it read once the
  * session holds its own copy (it logs in again on every new connection).

@@ -72,7 +72,9 @@ typedef struct cql_config {
                                    requests in flight session-wide; default 256 */
     int connect_timeout_ms;     /* default 5000 */
     int request_timeout_ms;     /* default 12000; a statement can override it */
-    cql_consistency consistency;/* default CQL_LOCAL_ONE */
+    int consistency;            /* a cql_consistency; CQL_DEFAULT (the default): LOCAL_ONE, or
+                                   LOCAL_QUORUM with a cloud_bundle, as the DataStax drivers
+                                   choose for Astra (which refuses writes at ONE/LOCAL_ONE) */
     int32_t page_size;          /* default 5000 rows per page */
     int discover_peers;         /* 1 (default): connect to every node in system.peers_v2 */
     int token_aware;            /* 1 (default): send prepared statements to a replica */
@@ -92,6 +94,23 @@ typedef struct cql_config {
     int tls;
     int tls_no_verify;
     const char *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_sni;
+    /* DataStax Astra: the path of the database's secure connect bundle (the
+     * zip with config.json, ca.crt, cert and key), as the DataStax drivers
+     * take it. The session reads it, asks the bundle's metadata service
+     * (HTTPS, https://HOST:PORT/metadata from config.json, with the bundle's
+     * client certificate) for the SNI proxy's address, the local data center
+     * and the contact points (host ids), and connects every connection
+     * through that proxy with TLS whose server name (SNI) is the target
+     * node's host_id, so that token-aware routing still reaches each replica.
+     * Every certificate must be signed by the bundle's CA; the proxy's must
+     * name the proxy's host. contact_points, port and the tls* fields are
+     * then ignored; local_dc, when set, wins over the metadata's; the
+     * default consistency is LOCAL_QUORUM (see consistency); a NULL
+     * username/password falls back to config.json's (older bundles carry
+     * them). Astra's credentials: a client id and secret, or the username
+     * "token" and an "AstraCS:..." token as the password. The metadata
+     * request is bounded by connect_timeout_ms. NULL = no bundle. */
+    const char *cloud_bundle;
     /* Cluster events. With events = 1 (default) the session keeps one extra
      * connection REGISTERed for status, topology and schema events: a node
      * reported DOWN or removed is marked down at once (no request is sent

@@ -454,4 +454,10 @@ int cql_cell_list_int32(cql_cell c, cql_type t, int32_t *out, size_t cap, size_t
  * or "" per null_text). Text is copied verbatim. Appends to out. */
 void cql_cell_format(cql_cell c, cql_type t, cql_buf *out, const char *null_text);
 
+/* A uuid as text: 8-4-4-4-12 lowercase hex digits, NUL-terminated. */
+void cql_uuid_format(const uint8_t u[16], char out[37]);
+/* The reverse (hex digits of either case); 0, or -1 when text is anything
+ * but exactly one uuid. */
+int cql_uuid_parse(const char *text, uint8_t out[16]);
+
 #endif

@@ -13,8 +13,10 @@
  * one 784-byte cell per image instead of a 784-element collection.
  *
  * Creating is idempotent (IF NOT EXISTS) and waits for schema agreement. A
- * table that already exists with other columns or types is reported, never
- * altered: the tool does not own data it did not create.
+ * keyspace that exists is used as it is (its replication is not touched, and
+ * no CREATE KEYSPACE is sent: DataStax Astra refuses one). A table that
+ * already exists with other columns or types is reported, never altered: the
+ * tool does not own data it did not create.
  */
 #ifndef CASSNN_SCHEMA_H
 #define CASSNN_SCHEMA_H

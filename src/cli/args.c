@@ -20,6 +20,11 @@ static const char conn_usage[] =
     "  --tls                 TLS; --ca FILE verifies the node against a CA, --cert FILE\n"
     "                        --key FILE present a client certificate, --sni NAME sets the\n"
     "                        server name, --no-verify skips verification (testing only)\n"
+    "  --secure-connect-bundle FILE.zip\n"
+    "                        DataStax Astra: the database's bundle from its console, in\n"
+    "                        place of --host, --port and the TLS flags (the login: the\n"
+    "                        client id and secret, or username=token and the AstraCS:...\n"
+    "                        token as password, in --credentials or the environment)\n"
     "  --lz4                 compress frames with LZ4\n"
     "  --request-timeout S   seconds a request may take (default 12)\n";
 
@@ -124,11 +129,11 @@ static int conn_flag(const cli_command *c, const char *name, const char *value, 
             *switch_out[i] = 1;
             return 1;
         }
-    static const char *const texts[] = {"credentials", "ca", "cert", "key", "sni"};
+    static const char *const texts[] = {"credentials", "ca", "cert", "key", "sni", "secure-connect-bundle"};
     const char **const text_out[] = {&o->credentials_file, &o->tls_ca_file, &o->tls_cert_file,
-                                     &o->tls_key_file, &o->tls_sni};
+                                     &o->tls_key_file, &o->tls_sni, &o->cloud_bundle};
     int text = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (!strcmp(name, texts[i])) text = i;
     if (text < 0 && strcmp(name, "host") && strcmp(name, "port") && strcmp(name, "request-timeout"))
         return 0;
@@ -207,6 +212,9 @@ int cli_parse(cli_command *c, int argc, char **argv) {
         }
     }
     cassnn_err err = {0};
+    if (c->conn && conn_options_check(c->conn, &err))
+        return cli_usage_error(c, "%s (give --secure-connect-bundle without --host, --port, --tls, --ca, "
+                               "--cert, --key, --sni and --no-verify)", err.msg);
     if (c->conn && conn_options_from_env(c->conn, &err)) {
         fprintf(stderr, "cassnn %s: %s\n", c->name, err.msg);
         return 2;

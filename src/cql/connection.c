@@ -79,17 +79,28 @@ int cql_conn_holders(const cql_conn *c) { return atomic_load(&((cql_conn *)c)->h
 /* Why a TLS call failed: OpenSSL's queued reason, else what the socket said
  * (saved_errno). A node that refuses the client's certificate, or wants one
  * and got none, ends a TLS 1.3 session right after the handshake, which the
- * client first sees as a failed write: say so when no certificate was sent. */
+ * client first sees as an alert or a failed write while the CQL handshake
+ * runs (or as the end of the stream, when it closed without an alert): say
+ * which of the two it likely was. */
+static int ended_by_peer(unsigned long e) {
+    if (!e) return 1;
+    const int reason = ERR_GET_REASON(e);
+    return ERR_GET_LIB(e) == ERR_LIB_SSL &&
+           (reason >= SSL_AD_REASON_OFFSET /* an alert */ || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+}
+
 static void ssl_error_text(const cql_conn *c, int saved_errno, char *buf, size_t cap) {
     unsigned long e = ERR_get_error();
-    if (e) {
-        ERR_error_string_n(e, buf, cap);
-        return;
-    }
-    snprintf(buf, cap, "%s%s", saved_errno ? strerror(saved_errno) : "the node ended the TLS session",
-             c->ssl && !SSL_get_certificate(c->ssl)
-                 ? " (no client certificate was sent: does the node require one? --cert/--key)"
-                 : "");
+    const int refused_early = c->ssl && !c->reader_started && ended_by_peer(e);
+    const char *hint = !refused_early                ? ""
+                       : !SSL_get_certificate(c->ssl) ? " (no client certificate was sent: does the node require one? "
+                                                        "--cert/--key)"
+                                                      : " (the node refused the session: does it trust this client "
+                                                        "certificate?)";
+    char why[256];
+    if (e) ERR_error_string_n(e, why, sizeof why);
+    else snprintf(why, sizeof why, "%s", saved_errno ? strerror(saved_errno) : "the node ended the TLS session");
+    snprintf(buf, cap, "%.200s%s", why, hint);
 }
 
 /* Waits until fd is readable/writable or the deadline passes. */
@@ -571,15 +582,17 @@ static int tls_handshake(cql_conn *c, const char *host, const cql_conn_opts *o, 
     SSL_set_fd(c->ssl, c->fd);
     const char *name = o->sni ? o->sni : host;
     unsigned char ip[16];
-    int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
-    if (!is_ip) SSL_set_tlsext_host_name(c->ssl, name); /* SNI carries names only (RFC 6066) */
+    if (inet_pton(AF_INET, name, ip) != 1 && inet_pton(AF_INET6, name, ip) != 1)
+        SSL_set_tlsext_host_name(c->ssl, name); /* SNI carries names only (RFC 6066) */
     if (o->verify_host) {
-        /* the certificate must name the node: an IP SAN for an address, a
-         * DNS name otherwise */
+        /* the certificate must name the node (or the proxy): an IP SAN for
+         * an address, a DNS name otherwise */
+        const char *v = o->verify_name ? o->verify_name : name;
+        int is_ip = inet_pton(AF_INET, v, ip) == 1 || inet_pton(AF_INET6, v, ip) == 1;
         X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (!(is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) : X509_VERIFY_PARAM_set1_host(param, name, 0)))
-            return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: bad TLS host name %s", c->peer, name);
+        if (!(is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, v) : X509_VERIFY_PARAM_set1_host(param, v, 0)))
+            return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: bad TLS host name %s", c->peer, v);
     }
     for (;;) {
         sigpipe_guard g;
@@ -600,6 +613,10 @@ static int tls_handshake(cql_conn *c, const char *host, const cql_conn_opts *o, 
         if (v != X509_V_OK)
             return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS certificate rejected: %s", c->peer,
                                    X509_verify_cert_error_string(v));
+        if (o->verify_name && o->sni) /* an SNI proxy forwards by the name, or ends the session */
+            return cassnn_err_code(err, CQL_ERR_CONNECTION,
+                                   "%s: TLS handshake failed: %s (the SNI proxy ended it: is %s a host id of this "
+                                   "database?)", c->peer, msg, o->sni);
         return cassnn_err_code(err, CQL_ERR_CONNECTION, "%s: TLS handshake failed: %s", c->peer, msg);
     }
 }
@@ -699,7 +716,8 @@ int cql_conn_open(cql_conn **out, const char *host, int port, const cql_conn_opt
     cql_conn *c = calloc(1, sizeof *c);
     if (!c) return cassnn_err_set(err, "cql: out of memory");
     c->fd = -1;
-    snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+    if (o->verify_name && o->sni) snprintf(c->peer, sizeof c->peer, "%s:%d (SNI %s)", host, port, o->sni);
+    else snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->write_lock, NULL);
     pthread_mutex_init(&c->io_lock, NULL);
@@ -714,11 +732,13 @@ int cql_conn_open(cql_conn **out, const char *host, int port, const cql_conn_opt
         cql_conn_close(c);
         return -1;
     }
+    /* set before the thread starts, which reads it (ssl_error_text) */
+    c->reader_started = 1;
     if (pthread_create(&c->reader, NULL, reader_main, c)) {
+        c->reader_started = 0;
         cql_conn_close(c);
         return cassnn_err_set(err, "%s: cannot start reader thread", host);
     }
-    c->reader_started = 1;
     *out = c;
     return 0;
 }

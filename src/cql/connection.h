@@ -41,7 +41,10 @@ typedef struct cql_conn_opts {
     const char *username, *password;
     SSL_CTX *ssl_ctx;             /* non-NULL: TLS */
     const char *sni;              /* TLS server name (default: host) */
-    int verify_host;              /* check the certificate names sni/host */
+    int verify_host;              /* check the certificate names verify_name/sni/host */
+    const char *verify_name;      /* non-NULL: the name to check instead of the server
+                                     name (an SNI proxy: SNI picks the node, the
+                                     certificate names the proxy) */
     cql_conn_event_fn on_event;   /* non-NULL: REGISTER for topology, status and
                                      schema events during the handshake */
     void *event_user;
@@ -87,7 +90,7 @@ int cql_response_error(cql_response *resp, cassnn_err *err);
 
 int cql_conn_is_dead(const cql_conn *c);
 int cql_conn_inflight(const cql_conn *c);
-const char *cql_conn_peer(const cql_conn *c); /* "host:port" */
+const char *cql_conn_peer(const cql_conn *c); /* "host:port", through a proxy "host:port (SNI name)" */
 
 /* Shuts the socket down, fails pending requests, joins the reader, frees.
  * Never on the connection's own reader thread, never while held. */

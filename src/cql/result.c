@@ -621,9 +621,9 @@ static void format_scalar(cql_buf *b, cql_cell c, uint16_t id, int quote_text) {
     case CQL_TYPE_UUID:
     case CQL_TYPE_TIMEUUID:
         if (c.len == 16) {
-            const uint8_t *u = c.p;
-            return buf_printf(b, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-                              u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+            char text[37];
+            cql_uuid_format(c.p, text);
+            return cql_buf_bytes_raw(b, text, 36);
         }
         break;
     case CQL_TYPE_TIMESTAMP:
@@ -650,6 +650,36 @@ static void format_scalar(cql_buf *b, cql_cell c, uint16_t id, int quote_text) {
         break;
     }
     format_hex(b, c.p, (size_t)c.len); /* blob, and anything we do not render */
+}
+
+void cql_uuid_format(const uint8_t u[16], char out[37]) {
+    static const char hex[] = "0123456789abcdef";
+    int k = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[k++] = '-';
+        out[k++] = hex[u[i] >> 4];
+        out[k++] = hex[u[i] & 15];
+    }
+    out[k] = '\0';
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int cql_uuid_parse(const char *text, uint8_t out[16]) {
+    size_t k = 0;
+    for (int i = 0; i < 16; i++) {
+        if ((i == 4 || i == 6 || i == 8 || i == 10) && text[k++] != '-') return -1;
+        const int hi = hex_digit(text[k]), lo = hi < 0 ? -1 : hex_digit(text[k + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+        k += 2;
+    }
+    return text[k] == '\0' ? 0 : -1;
 }
 
 void cql_cell_format(cql_cell c, cql_type t, cql_buf *out, const char *null_text) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cql/cloud.h"
 #include "cql/future.h"
 
 /* ------------------------------------------------------- configuration */
@@ -24,7 +25,7 @@ void cql_config_init(cql_config *c) {
     c->max_inflight = 256;
     c->connect_timeout_ms = 5000;
     c->request_timeout_ms = 12000;
-    c->consistency = CQL_LOCAL_ONE;
+    c->consistency = CQL_DEFAULT;
     c->page_size = 5000;
     c->discover_peers = 1;
     c->token_aware = 1;
@@ -68,7 +69,7 @@ void cql_session_drain(cql_session *s) {
 /* ----------------------------------------------------- nodes, routing */
 
 cql_conn_opts session_conn_opts(const cql_session *s, const cql_host *h, cql_dial *dial) {
-    topology_dial(&s->cfg, h, dial);
+    topology_dial(&s->topo, &s->cfg, h, dial);
     return (cql_conn_opts){
         .connect_timeout_ms = s->cfg.connect_timeout_ms,
         .compression = s->cfg.compression,
@@ -77,7 +78,8 @@ cql_conn_opts session_conn_opts(const cql_session *s, const cql_host *h, cql_dia
         .password = s->cfg.password,
         .ssl_ctx = s->ssl,
         .sni = dial->sni,
-        .verify_host = s->cfg.tls && !s->cfg.tls_no_verify,
+        .verify_name = dial->verify_name,
+        .verify_host = s->ssl && !s->cfg.tls_no_verify,
     };
 }
 
@@ -417,11 +419,14 @@ int cql_query(cql_session *s, const char *query, const cql_value *values, size_t
 
 /* ----------------------------------------------------------- open/close */
 
-static int tls_setup(cql_session *s, cassnn_err *err) {
+/* The session's TLS context: from the bundle's PEMs when one is given,
+ * else from the tls_* files. */
+static int tls_setup(cql_session *s, const cql_cloud_bundle *bundle, cassnn_err *err) {
     s->ssl = SSL_CTX_new(TLS_client_method());
     if (!s->ssl) return cassnn_err_set(err, "cql tls: cannot create context");
     SSL_CTX_set_min_proto_version(s->ssl, TLS1_2_VERSION);
     const cql_config *c = &s->cfg;
+    if (bundle) return cloud_bundle_load_tls(bundle, s->ssl, c->cloud_bundle, err);
     char msg[256];
     if (c->tls_ca_file ? SSL_CTX_load_verify_locations(s->ssl, c->tls_ca_file, NULL) != 1
                        : SSL_CTX_set_default_verify_paths(s->ssl) != 1) {
@@ -443,21 +448,56 @@ static int tls_setup(cql_session *s, cassnn_err *err) {
     return 0;
 }
 
+/* *field becomes a copy of v owned by the session (NULL stays NULL). */
+static void keep_string(cql_session *s, const char **field, const char *v) {
+    *field = NULL;
+    if (v && s->n_strings < (int)(sizeof s->strings / sizeof s->strings[0]))
+        *field = s->strings[s->n_strings++] = strdup(v);
+}
+
 /* The session's own copy of the configuration, defaults filled in. */
 static void take_config(cql_session *s, const cql_config *cfg) {
     s->cfg = *cfg;
-    const char **fields[] = {&s->cfg.contact_points, &s->cfg.keyspace,      &s->cfg.username,
-                             &s->cfg.password,       &s->cfg.tls_ca_file,   &s->cfg.tls_cert_file,
-                             &s->cfg.tls_key_file,   &s->cfg.tls_sni,       &s->cfg.local_dc};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        *fields[i] = s->strings[i] = *fields[i] ? strdup(*fields[i]) : NULL;
+    const char **fields[] = {&s->cfg.contact_points, &s->cfg.keyspace,     &s->cfg.username,
+                             &s->cfg.password,       &s->cfg.tls_ca_file,  &s->cfg.tls_cert_file,
+                             &s->cfg.tls_key_file,   &s->cfg.tls_sni,      &s->cfg.local_dc,
+                             &s->cfg.cloud_bundle};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) keep_string(s, fields[i], *fields[i]);
     if (!s->cfg.contact_points) s->cfg.contact_points = "127.0.0.1";
     if (s->cfg.port <= 0) s->cfg.port = 9042;
     if (s->cfg.connections_per_host <= 0) s->cfg.connections_per_host = 1;
     if (s->cfg.max_inflight <= 0) s->cfg.max_inflight = 256;
     if (s->cfg.request_timeout_ms <= 0) s->cfg.request_timeout_ms = 12000;
+    if (s->cfg.consistency == CQL_DEFAULT) s->cfg.consistency = s->cfg.cloud_bundle ? CQL_LOCAL_QUORUM : CQL_LOCAL_ONE;
     s->retry = (cql_retry_policy){s->cfg.retries > 0 ? s->cfg.retries : 0,
                                   s->cfg.retry_budget_ms > 0 ? s->cfg.retry_budget_ms : 0};
+}
+
+/* Astra: the bundle gives the TLS context and the metadata service's
+ * address; the metadata service gives the SNI proxy, the local DC (unless
+ * the caller chose one) and the contact points as host ids. Credentials the
+ * caller did not give come from the bundle's config.json, when it has them. */
+static int cloud_setup(cql_session *s, cassnn_err *err) {
+    cql_cloud_bundle b;
+    cql_cloud_metadata m = {0};
+    int rc = cloud_bundle_read(s->cfg.cloud_bundle, &b, err) || tls_setup(s, &b, err) ||
+             cloud_metadata_fetch(&b, s->cfg.connect_timeout_ms, &m, err);
+    if (!rc) {
+        cql_topology *t = &s->topo;
+        snprintf(t->proxy_host, sizeof t->proxy_host, "%s", m.proxy_host);
+        t->proxy_port = m.proxy_port;
+        s->cfg.tls = 1;
+        s->cfg.tls_no_verify = 0;
+        if (!s->cfg.local_dc) keep_string(s, &s->cfg.local_dc, m.local_dc);
+        if (!s->cfg.username && b.username) {
+            keep_string(s, &s->cfg.username, b.username);
+            keep_string(s, &s->cfg.password, b.password);
+        }
+        rc = topology_add_host_ids(t, (const uint8_t(*)[16])m.host_ids, m.n_host_ids, s->cfg.connections_per_host, err);
+    }
+    cloud_bundle_free(&b);
+    cloud_metadata_free(&m);
+    return rc ? -1 : 0;
 }
 
 /* Connects to the first contact point that answers and learns the cluster
@@ -465,13 +505,19 @@ static void take_config(cql_session *s, const cql_config *cfg) {
  * the worker tries it again). */
 static int connect_cluster(cql_session *s, cassnn_err *err) {
     const int conns = s->cfg.connections_per_host;
-    if (topology_add_contacts(&s->topo, s->cfg.contact_points, s->cfg.port, conns, err)) return -1;
+    if (s->cfg.cloud_bundle ? cloud_setup(s, err)
+                            : (s->cfg.tls && tls_setup(s, NULL, err)) ||
+                                  topology_add_contacts(&s->topo, s->cfg.contact_points, s->cfg.port, conns, err))
+        return -1;
     int first = -1;
     cassnn_err last = {0};
     for (int i = 0; i < s->topo.n_hosts && first < 0; i++)
         if (session_fill_host(s, i, &last) == 0) first = i;
     if (first < 0) {
         *err = last;
+        if (s->topo.proxy_host[0])
+            return cassnn_err_wrap(err, "cql: cannot connect through the SNI proxy %s:%d to any of the %d nodes the "
+                                        "metadata service named", s->topo.proxy_host, s->topo.proxy_port, s->topo.n_hosts);
         return cassnn_err_wrap(err, "cql: cannot connect to any contact point (%s)", s->cfg.contact_points);
     }
     cql_conn *c = pool_acquire(&s->topo.hosts[first]->pool);
@@ -496,7 +542,7 @@ int cql_session_open(cql_session **out, const cql_config *cfg, cassnn_err *err) 
     prepared_cache_init(&s->prepared);
     worker_init(&s->worker);
     take_config(s, cfg);
-    if ((s->cfg.tls && tls_setup(s, err)) || connect_cluster(s, err)) {
+    if (connect_cluster(s, err)) {
         cql_session_close(s);
         return -1;
     }
@@ -519,7 +565,10 @@ void cql_session_close(cql_session *s) {
     keyspaces_free(&s->keyspaces);
     worker_free(&s->worker);
     if (s->ssl) SSL_CTX_free(s->ssl);
-    for (size_t i = 0; i < sizeof s->strings / sizeof s->strings[0]; i++) free(s->strings[i]);
+    for (int i = 0; i < s->n_strings; i++) {
+        if (s->strings[i] && s->strings[i] == s->cfg.password) OPENSSL_cleanse(s->strings[i], strlen(s->strings[i]));
+        free(s->strings[i]);
+    }
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cv);
     free(s);

@@ -27,7 +27,8 @@
 
 struct cql_session {
     cql_config cfg;
-    char *strings[10];            /* owned copies of cfg's strings */
+    char *strings[12];            /* owned copies of cfg's strings */
+    int n_strings;
     SSL_CTX *ssl;
     cql_topology topo;
     cql_keyspaces keyspaces;

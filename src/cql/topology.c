@@ -6,11 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-void topology_dial(const cql_config *cfg, const cql_host *h, cql_dial *out) {
+void topology_dial(const cql_topology *t, const cql_config *cfg, const cql_host *h, cql_dial *out) {
     memset(out, 0, sizeof *out);
-    out->address = h->address;
-    out->port = h->port;
-    out->sni = cfg->tls_sni;
+    if (!t->proxy_host[0]) {
+        out->address = h->address;
+        out->port = h->port;
+        out->sni = cfg->tls_sni;
+        return;
+    }
+    out->address = t->proxy_host;
+    out->port = t->proxy_port;
+    cql_uuid_format(h->host_id, out->sni_buf);
+    out->sni = out->sni_buf;
+    out->verify_name = t->proxy_host;
 }
 
 static void host_free(cql_host *h) {
@@ -45,6 +53,19 @@ int topology_add_contacts(cql_topology *t, const char *list, int port, int conns
     free(copy);
     if (!rc && t->n_hosts == 0) rc = cassnn_err_set(err, "cql: no contact point given");
     return rc;
+}
+
+int topology_add_host_ids(cql_topology *t, const uint8_t (*ids)[16], int n, int conns, cassnn_err *err) {
+    for (int k = 0; k < n; k++) {
+        if (topology_find_id(t, ids[k]) >= 0) continue;
+        char name[37];
+        cql_uuid_format(ids[k], name);
+        int i = host_add(t, name, t->proxy_port, conns, err);
+        if (i < 0) return -1;
+        memcpy(t->hosts[i]->host_id, ids[k], 16);
+        t->hosts[i]->has_host_id = 1;
+    }
+    return t->n_hosts ? 0 : cassnn_err_set(err, "cql: no contact point given");
 }
 
 int topology_find_address(const cql_topology *t, const char *address) {
@@ -118,11 +139,29 @@ static int read_tokens(const cql_result *r, int32_t row, cql_host *h, cassnn_err
     return 0;
 }
 
+/* An inet column as text ("" when null or not an address). */
+static void read_inet(const cql_result *r, int32_t row, const char *name, char *out, size_t cap) {
+    cql_type t;
+    cql_cell c = column_cell(r, row, name, &t);
+    if ((c.len != 4 && c.len != 16) || !inet_ntop(c.len == 4 ? AF_INET : AF_INET6, c.p, out, (socklen_t)cap))
+        out[0] = '\0';
+}
+
+/* Behind a proxy the address is only a name: the one the cluster uses for
+ * the node (in its events), from the row's `column`. */
+static void read_proxied_address(const cql_topology *t, const cql_result *r, int32_t row, const char *column,
+                                 cql_host *h) {
+    char addr[64];
+    read_inet(r, row, column, addr, sizeof addr);
+    if (t->proxy_host[0] && addr[0]) snprintf(h->address, sizeof h->address, "%s", addr);
+}
+
 static int read_node(const cql_result *r, int32_t row, cql_host *h, cassnn_err *err) {
-    return read_host_id(r, row, h, err) || read_text(r, row, "data_center", h->dc, sizeof h->dc, err) ||
-                   read_text(r, row, "rack", h->rack, sizeof h->rack, err) || read_tokens(r, row, h, err)
-               ? -1
-               : 0;
+    if (read_host_id(r, row, h, err) || read_text(r, row, "data_center", h->dc, sizeof h->dc, err) ||
+        read_text(r, row, "rack", h->rack, sizeof h->rack, err) || read_tokens(r, row, h, err))
+        return -1;
+    h->listed = 1;
+    return 0;
 }
 
 /* ------------------------------------------------------------ discovery */
@@ -130,29 +169,32 @@ static int read_node(const cql_result *r, int32_t row, cql_host *h, cassnn_err *
 /* One peers_v2 row: the node it describes, added when new. */
 static int add_peer(cql_topology *t, const cql_result *r, int32_t row, const cql_config *cfg, int conns,
                     cassnn_err *err) {
-    cql_type at, pt;
-    cql_cell a = column_cell(r, row, "native_address", &at), pc = column_cell(r, row, "native_port", &pt);
+    cql_type pt;
+    cql_cell pc = column_cell(r, row, "native_port", &pt);
     char addr[64];
-    if ((a.len != 4 && a.len != 16) || !inet_ntop(a.len == 4 ? AF_INET : AF_INET6, a.p, addr, sizeof addr))
-        return 0; /* no client address yet: the node is still joining */
+    read_inet(r, row, "native_address", addr, sizeof addr);
+    if (!addr[0]) return 0; /* no client address yet: the node is still joining */
     int32_t port = cfg->port;
     if (!cql_cell_is_null(pc) && cql_cell_int(pc, pt, &port, err)) return cassnn_err_wrap(err, "native_port");
     cql_host probe = {0};
     if (read_host_id(r, row, &probe, err)) return -1;
+    if (t->proxy_host[0] && !probe.has_host_id) return 0; /* the proxy cannot reach it */
     int i = probe.has_host_id ? topology_find_id(t, probe.host_id) : -1;
-    if (i < 0) i = topology_find_address(t, addr);
+    if (i < 0 && !t->proxy_host[0]) i = topology_find_address(t, addr);
     if (i < 0 && (i = host_add(t, addr, port, conns, err)) < 0) return -1;
     cql_host *h = t->hosts[i];
-    h->port = port;
+    if (!t->proxy_host[0]) h->port = port;
+    read_proxied_address(t, r, row, "native_address", h);
     return read_node(r, row, h, err);
 }
 
 /* With discovery, the table holds the nodes the cluster lists: a contact
- * point it does not list (a name for one of them, or no node at all) goes. */
+ * point it does not list (a name for one of them, or no node at all; behind
+ * a proxy, a host id the cluster does not have) goes. */
 static void drop_unlisted(cql_topology *t, int *first) {
     int n = 0;
     for (int i = 0; i < t->n_hosts; i++) {
-        if (i != *first && !t->hosts[i]->has_host_id) {
+        if (i != *first && !t->hosts[i]->listed) {
             host_free(t->hosts[i]);
             continue;
         }
@@ -205,19 +247,29 @@ static int choose_local_dc(cql_topology *t, int first, const cql_config *cfg, ca
 int topology_discover(cql_topology *t, cql_conn *c, int *first, const cql_config *cfg, int conns,
                       cassnn_err *err) {
     cql_result *r;
-    if (cql_conn_query(c, "SELECT host_id, data_center, rack, tokens FROM system.local WHERE key='local'", NULL, 0,
-                       cfg->request_timeout_ms, &r, err))
+    if (cql_conn_query(c, "SELECT host_id, data_center, rack, tokens, rpc_address FROM system.local WHERE key='local'",
+                       NULL, 0, cfg->request_timeout_ms, &r, err))
         return cassnn_err_wrap(err, "reading system.local");
-    int rc = cql_result_row_count(r) ? read_node(r, 0, t->hosts[*first], err) : 0;
+    int rc = 0;
+    if (cql_result_row_count(r)) {
+        read_proxied_address(t, r, 0, "rpc_address", t->hosts[*first]);
+        rc = read_node(r, 0, t->hosts[*first], err);
+    }
     cql_result_free(r);
     if (rc) return cassnn_err_wrap(err, "system.local");
     if (cfg->discover_peers) {
+        /* Nodes older than Cassandra 4.0 (and DSE) have no peers_v2: the
+         * drivers read system.peers then, whose rpc_address is the client
+         * address (at the configured port). */
         if (cql_conn_query(c, "SELECT native_address, native_port, host_id, data_center, rack, tokens "
-                              "FROM system.peers_v2", NULL, 0, cfg->request_timeout_ms, &r, err))
-            return cassnn_err_wrap(err, "reading system.peers_v2");
+                              "FROM system.peers_v2", NULL, 0, cfg->request_timeout_ms, &r, err) &&
+            (err->code != CQL_ERR_INVALID ||
+             cql_conn_query(c, "SELECT rpc_address AS native_address, host_id, data_center, rack, tokens "
+                               "FROM system.peers", NULL, 0, cfg->request_timeout_ms, &r, err)))
+            return cassnn_err_wrap(err, "reading the node's peers");
         for (int32_t row = 0; row < cql_result_row_count(r) && !rc; row++) rc = add_peer(t, r, row, cfg, conns, err);
         cql_result_free(r);
-        if (rc) return cassnn_err_wrap(err, "system.peers_v2");
+        if (rc) return cassnn_err_wrap(err, "the node's peers");
         drop_unlisted(t, first);
     }
     return build_ring(t, err) || choose_local_dc(t, *first, cfg, err) ? -1 : 0;

@@ -5,12 +5,13 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/curl_global.h"
 
 static const char *const file_names[DATA_FILES] = {
     "train-images-idx3-ubyte.gz",
@@ -108,16 +109,10 @@ int data_dataset_locate(const data_dataset *ds, const char *root, data_dataset_p
     return 0;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_code;
-static void curl_init(void) { curl_init_code = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 /* Writes url's body to path (created or truncated). Any failure, an HTTP
  * status >= 400 included, is an error naming the URL and curl's reason. */
 static int download(const char *url, const char *path, cassnn_err *err) {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_code != CURLE_OK)
-        return cassnn_err_set(err, "libcurl: %s", curl_easy_strerror(curl_init_code));
+    if (cassnn_curl_global(err)) return -1;
     FILE *f = fopen(path, "wb");
     if (!f) return cassnn_err_set(err, "%s: cannot create: %s", path, strerror(errno));
     CURL *curl = curl_easy_init();

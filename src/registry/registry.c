@@ -19,37 +19,10 @@ int registry_uuid_v4(uint8_t out[16], cassnn_err *err) {
     return 0;
 }
 
-void registry_uuid_format(const uint8_t id[16], char out[37]) {
-    static const char hex[] = "0123456789abcdef";
-    int k = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[k++] = '-';
-        out[k++] = hex[id[i] >> 4];
-        out[k++] = hex[id[i] & 15];
-    }
-    out[k] = '\0';
-}
-
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+void registry_uuid_format(const uint8_t id[16], char out[37]) { cql_uuid_format(id, out); }
 
 int registry_uuid_parse(const char *text, uint8_t out[16], cassnn_err *err) {
-    size_t k = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            if (text[k] != '-') break;
-            k++;
-        }
-        const int hi = hex_value(text[k]), lo = hi < 0 ? -1 : hex_value(text[k + 1]);
-        if (hi < 0 || lo < 0) break;
-        out[i] = (uint8_t)(hi << 4 | lo);
-        k += 2;
-        if (i == 15 && text[k] == '\0') return 0;
-    }
+    if (cql_uuid_parse(text, out) == 0) return 0;
     return cassnn_err_set(err, "'%s' is not a model id (expected a uuid like "
                                "123e4567-e89b-42d3-a456-426614174000)", text);
 }

@@ -144,15 +144,17 @@ static int create_table(cql_session *s, const char *ks, const table_spec *spec, 
     return check_table(s, ks, spec, err);
 }
 
-int registry_schema_create(cql_session *s, const registry_schema_options *o, cassnn_err *err) {
-    if (!registry_valid_name(o->keyspace))
-        return cassnn_err_set(err, "invalid keyspace name '%s' (letters, digits, _; at most 48)",
-                              o->keyspace);
-    if (o->replication_factor < 1)
-        return cassnn_err_set(err, "replication factor %d must be at least 1",
-                              o->replication_factor);
-    if (o->datacenter && !registry_valid_name(o->datacenter))
-        return cassnn_err_set(err, "invalid datacenter name '%s'", o->datacenter);
+static int keyspace_exists(cql_session *s, const char *ks, int *exists, cassnn_err *err) {
+    cql_value name = cql_text(ks);
+    cql_result *r = NULL;
+    if (cql_query(s, "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?", &name, 1, &r, err))
+        return cassnn_err_wrap(err, "looking up keyspace %s", ks);
+    *exists = cql_result_row_count(r) > 0;
+    cql_result_free(r);
+    return 0;
+}
+
+static int create_keyspace(cql_session *s, const registry_schema_options *o, cassnn_err *err) {
     char cql[512];
     if (o->datacenter)
         snprintf(cql, sizeof cql,
@@ -164,8 +166,25 @@ int registry_schema_create(cql_session *s, const registry_schema_options *o, cas
                  "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = "
                  "{'class': 'SimpleStrategy', 'replication_factor': %d}",
                  o->keyspace, o->replication_factor);
-    if (run_ddl(s, cql, err)) return -1;
+    return run_ddl(s, cql, err);
+}
 
+int registry_schema_create(cql_session *s, const registry_schema_options *o, cassnn_err *err) {
+    if (!registry_valid_name(o->keyspace))
+        return cassnn_err_set(err, "invalid keyspace name '%s' (letters, digits, _; at most 48)",
+                              o->keyspace);
+    if (o->replication_factor < 1)
+        return cassnn_err_set(err, "replication factor %d must be at least 1",
+                              o->replication_factor);
+    if (o->datacenter && !registry_valid_name(o->datacenter))
+        return cassnn_err_set(err, "invalid datacenter name '%s'", o->datacenter);
+    /* A keyspace that exists is used as it is: managed clusters (DataStax
+     * Astra) create keyspaces in their console and refuse CREATE KEYSPACE
+     * from CQL, even with IF NOT EXISTS. */
+    int exists = 0;
+    if (keyspace_exists(s, o->keyspace, &exists, err) || (!exists && create_keyspace(s, o, err))) return -1;
+
+    char cql[512];
     for (size_t i = 0; i < sizeof tutorial_tables / sizeof tutorial_tables[0]; i++)
         if (create_table(s, o->keyspace, &tutorial_tables[i], err)) return -1;
     if (create_table(s, o->keyspace, &alias_table, err)) return -1;

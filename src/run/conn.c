@@ -36,6 +36,19 @@ int conn_parse_port(const char *text, int *port, cassnn_err *err) {
     return 0;
 }
 
+int conn_options_check(const conn_options *o, cassnn_err *err) {
+    if (!o->cloud_bundle) return 0;
+    const char *mixed = o->hosts[0] ? "contact points"
+                        : o->port   ? "a port"
+                        : o->tls || o->tls_no_verify || o->tls_ca_file || o->tls_cert_file || o->tls_key_file ||
+                                  o->tls_sni
+                            ? "TLS settings"
+                            : NULL;
+    if (!mixed) return 0;
+    return cassnn_err_set(err, "a secure connect bundle says where to connect and how (TLS, the client "
+                               "certificate): it does not go with %s", mixed);
+}
+
 static const char *env(const char *name) {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
@@ -43,9 +56,11 @@ static const char *env(const char *name) {
 
 int conn_options_from_env(conn_options *o, cassnn_err *err) {
     const char *v;
-    if (!o->hosts[0] && (v = env("CASSNN_HOST")) && conn_add_hosts(o, v, err))
+    /* the bundle says where to connect: CASSNN_HOST / CASSNN_PORT, set for
+     * the usual cluster, do not apply to it */
+    if (!o->cloud_bundle && !o->hosts[0] && (v = env("CASSNN_HOST")) && conn_add_hosts(o, v, err))
         return cassnn_err_wrap(err, "CASSNN_HOST '%s'", v);
-    if (!o->port && (v = env("CASSNN_PORT")) && conn_parse_port(v, &o->port, err))
+    if (!o->cloud_bundle && !o->port && (v = env("CASSNN_PORT")) && conn_parse_port(v, &o->port, err))
         return cassnn_err_wrap(err, "CASSNN_PORT");
     if (o->credentials_file || o->username) return 0;
     if ((v = env("CASSNN_CREDENTIALS"))) {
@@ -91,6 +106,7 @@ int conn_open(const conn_options *o, const char *keyspace, int max_inflight, cql
               cassnn_err *err) {
     conn_options none;
     if (!o) conn_options_init(&none), o = &none;
+    if (conn_options_check(o, err)) return -1;
     cql_config cfg;
     cql_config_init(&cfg);
     if (o->hosts[0]) cfg.contact_points = o->hosts;
@@ -105,6 +121,7 @@ int conn_open(const conn_options *o, const char *keyspace, int max_inflight, cql
     cfg.tls_cert_file = o->tls_cert_file;
     cfg.tls_key_file = o->tls_key_file;
     cfg.tls_sni = o->tls_sni;
+    cfg.cloud_bundle = o->cloud_bundle;
     cfg.username = o->username;
     cfg.password = o->password;
     char user[256], pass[256];
@@ -118,6 +135,7 @@ int conn_open(const conn_options *o, const char *keyspace, int max_inflight, cql
     }
     const int rc = cql_session_open(out, &cfg, err);
     memset(pass, 0, sizeof pass);
+    if (rc && o->cloud_bundle) return cassnn_err_wrap(err, "connecting through the secure connect bundle");
     if (rc) return cassnn_err_wrap(err, "connecting to %s:%d", cfg.contact_points, cfg.port);
     return 0;
 }

@@ -4,7 +4,9 @@
  * --help; bad values, unknown options and missing values are usage errors
  * (exit 2) naming the flag, for the command's own flags and the shared
  * ones, also from the environment; a one-letter flag is -o; repeated
- * --host flags add contact points. */
+ * --host flags add contact points; a secure connect bundle goes with no
+ * --host, --port or TLS flag, and one that is no bundle is refused before
+ * anything is dialled. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -63,7 +65,8 @@ static void test_every_command_lists_the_same_connection_flags(void **state) {
         if (!conn) fail_msg("%s --help lacks the connection flags:\n%s", name, out);
         const char *flags[] = {"--host H[,H2...]", "--port P", "--credentials FILE", "--tls",
                                "--ca FILE", "--cert FILE", "--key FILE", "--sni NAME",
-                               "--no-verify", "--lz4", "--request-timeout S"};
+                               "--no-verify", "--secure-connect-bundle FILE.zip", "--lz4",
+                               "--request-timeout S"};
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
             if (!strstr(conn, flags[f])) fail_msg("%s --help lacks %s", name, flags[f]);
         if (!first) first = strdup(conn);
@@ -138,6 +141,29 @@ static void test_repeated_host_adds_contact_points(void **state) {
     unsetenv("CASSNN_HOST");
 }
 
+/* A bundle says where to connect: with --host, --port or a TLS flag it is
+ * a usage error in every command; CASSNN_HOST / CASSNN_PORT, which name the
+ * usual cluster, do not apply to it. What is not a bundle is refused before
+ * anything is dialled (the Astra cluster test covers the rest). */
+static void test_secure_connect_bundle_flag(void **state) {
+    (void)state;
+    static const char *const mixed[] = {"--host 10.0.0.1", "--port 9142", "--tls", "--ca ca.pem", "--cert c.pem",
+                                        "--key c.key", "--sni node", "--no-verify"};
+    for (int i = 0; i < N_COMMANDS; i++)
+        for (size_t m = 0; m < sizeof mixed / sizeof mixed[0]; m++)
+            free(expect(2, "a secure connect bundle says where to connect",
+                        "%s --secure-connect-bundle b.zip %s", commands[i], mixed[m]));
+    free(expect(2, "--secure-connect-bundle needs a value", "schema --secure-connect-bundle"));
+    setenv("CASSNN_HOST", "10.0.0.1", 1);
+    setenv("CASSNN_PORT", "9142", 1);
+    free(expect(1, "secure connect bundle: cql cloud: bundle /nonexistent/astra.zip: cannot open",
+                "models list --keyspace ks --secure-connect-bundle /nonexistent/astra.zip"));
+    unsetenv("CASSNN_HOST");
+    unsetenv("CASSNN_PORT");
+    free(expect(1, "README.md is not a zip file (the secure connect bundle is the .zip",
+                "cql --secure-connect-bundle '%s/README.md' \"SELECT 1\"", getenv("CASSNN_SOURCE_DIR")));
+}
+
 static int setup(void **state) {
     (void)state;
     unsetenv("CASSNN_HOST");
@@ -153,6 +179,7 @@ int main(void) {
         cmocka_unit_test(test_bad_connection_flags_are_usage_errors),
         cmocka_unit_test(test_bad_command_flags_are_usage_errors),
         cmocka_unit_test(test_repeated_host_adds_contact_points),
+        cmocka_unit_test(test_secure_connect_bundle_flag),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

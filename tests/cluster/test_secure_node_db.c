@@ -29,9 +29,9 @@
 
 #include "cassnn_run.h"
 #include "cassnn/cql.h"
-#include "data/test_dir.h"
+#include "cluster/test_cluster.h"
 #include "serve/http_client.h"
-#include "test_net.h"
+#include "test_squares_csv.h"
 
 extern char **environ;
 
@@ -40,24 +40,8 @@ static char NODE[32];
 #define NAME "cassnn-test-node"
 #define PW "cassnn-test-pw"
 
-static char path_buf[8][160];
-
-/* dir/name (one of a few static buffers, reused round-robin). */
-static const char *in_dir(const char *name) {
-    static int next;
-    char *p = path_buf[next++ % 8];
-    snprintf(p, sizeof path_buf[0], "%s/%s", dir, name);
-    return p;
-}
-
-static int sh(const char *script) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && { %s; } >>certs.log 2>&1", dir, script);
-    return system(cmd);
-}
-
 static int make_certificates(void) {
-    return sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cassnn-test-ca && "
+    return test_sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cassnn-test-ca && "
               "openssl req -newkey rsa:2048 -nodes -keyout node.key -out node.csr -subj /CN=" NAME " && "
               "printf 'subjectAltName=DNS:" NAME "\\n' > node.ext && "
               "openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 2 -extfile node.ext && "
@@ -67,16 +51,6 @@ static int make_certificates(void) {
               "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 && "
               "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca && "
               "printf 'username=cassandra\\npassword=cassandra\\n' > creds && chmod 600 creds");
-}
-
-static int cluster(const char *action) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "CASSNN_VAR='%s/var' CASSNN_SUBNET=%s CASSNN_IP_BASE=51 CASSNN_HEAP=1G CASSNN_AUTH=password "
-             "CASSNN_TLS_KEYSTORE='%s/node.p12' CASSNN_TLS_TRUSTSTORE='%s/trust.p12' CASSNN_TLS_PASSWORD=" PW " "
-             "'%s/tools/cassandra/cassandra-node' %s",
-             dir, test_subnet(), dir, dir, getenv("CASSNN_SOURCE_DIR"), action);
-    return system(cmd);
 }
 
 static void secure_config(cql_config *cfg) {
@@ -94,15 +68,7 @@ static void secure_config(cql_config *cfg) {
 
 static int setup(void **state) {
     test_node_addr(NODE, 51);
-    if (test_dir_make(state)) return -1;
-    if (make_certificates()) {
-        fprintf(stderr, "cannot make the test certificates: see %s/certs.log\n", dir);
-        return -1;
-    }
-    if (cluster("start")) {
-        cluster("stop");
-        return -1;
-    }
+    if (test_secured_node_start(state, make_certificates, 51, "password", PW)) return -1;
     /* The node creates its default superuser a few seconds after it starts
      * answering: wait until a login works. */
     cql_config cfg;
@@ -121,7 +87,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-    cluster("stop");
+    test_secured_node_run(51, "password", PW, "stop");
     return test_dir_remove(state);
 }
 
@@ -146,47 +112,33 @@ static void tls_client_certificate_and_password(void **state) {
     cql_session_close(s);
 }
 
-/* Opening with cfg fails, with an error that contains want (or, when not
- * NULL, or_want). */
-static void open_fails(const cql_config *cfg, const char *want, const char *or_want) {
-    cql_session *s;
-    cassnn_err err = {0};
-    if (cql_session_open(&s, cfg, &err) == 0) {
-        cql_session_close(s);
-        fail_msg("opened, expected an error with '%s'", want);
-    }
-    if (!strstr(err.msg, want) && !(or_want && strstr(err.msg, or_want)))
-        fail_msg("error lacks '%s': %s", want, err.msg);
-    printf("refused as expected: %s\n", err.msg);
-}
-
 static void each_wrong_part_is_a_clean_error(void **state) {
     (void)state;
     cql_config cfg;
     secure_config(&cfg);
     cfg.password = "wrong";
-    open_fails(&cfg, "BadCredentials (0x0100): Provided username cassandra and/or password are incorrect", NULL);
+    test_session_open_fails(&cfg, "BadCredentials (0x0100): Provided username cassandra and/or password are incorrect", NULL);
     secure_config(&cfg);
     cfg.username = cfg.password = NULL;
-    open_fails(&cfg, "requires authentication", NULL);
+    test_session_open_fails(&cfg, "requires authentication", NULL);
     secure_config(&cfg);
     cfg.tls_ca_file = in_dir("other.pem");
-    open_fails(&cfg, "TLS certificate rejected: self-signed certificate in certificate chain", NULL);
+    test_session_open_fails(&cfg, "TLS certificate rejected: self-signed certificate in certificate chain", NULL);
     secure_config(&cfg);
     cfg.tls_sni = "not-the-node";
-    open_fails(&cfg, "TLS certificate rejected: hostname mismatch", NULL);
+    test_session_open_fails(&cfg, "TLS certificate rejected: hostname mismatch", NULL);
     secure_config(&cfg);
     cfg.tls_cert_file = cfg.tls_key_file = NULL;
     /* TLS 1.3: the node's refusal comes after the handshake; the client sees
      * either its alert or, when the first write meets the closed socket, the
      * end of the session. */
-    open_fails(&cfg, "tlsv13 alert certificate required", "no client certificate was sent: does the node require one?");
+    test_session_open_fails(&cfg, "tlsv13 alert certificate required", "no client certificate was sent: does the node require one?");
     secure_config(&cfg);
     cfg.tls = 0; /* plain CQL to a TLS port: the node drops it */
     cfg.connect_timeout_ms = 3000;
     char refused[48];
     snprintf(refused, sizeof refused, "%s:9042: ", NODE);
-    open_fails(&cfg, refused, NULL);
+    test_session_open_fails(&cfg, refused, NULL);
 }
 
 static void cli_reads_credentials_from_file_and_environment(void **state) {
@@ -209,28 +161,6 @@ static void cli_reads_credentials_from_file_and_environment(void **state) {
     unsetenv("CASSNN_PASSWORD");
     if (rc != 0 || !strstr(out, "(1 rows)")) fail_msg("environment credentials: exit %d:\n%s", rc, out);
     free(out);
-}
-
-/* A Kaggle-style labelled CSV of n 28x28 images: class c is a bright 6x6
- * square at one of ten places on a dark background (learnable in one
- * epoch of a few hundred images). */
-static int small_pixel(int i, int p) {
-    const int c = i % 10, y0 = 3 + (c / 5) * 12, x0 = 1 + (c % 5) * 5, y = p / 28, x = p % 28;
-    return y >= y0 && y < y0 + 6 && x >= x0 && x < x0 + 6 ? 250 : (i * 7 + p) % 30;
-}
-
-static void write_small_csv(const char *path, int n) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "label");
-    for (int p = 0; p < 784; p++) fprintf(f, ",pixel%d", p);
-    fputc('\n', f);
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "%d", i % 10);
-        for (int p = 0; p < 784; p++) fprintf(f, ",%d", small_pixel(i, p));
-        fputc('\n', f);
-    }
-    fclose(f);
 }
 
 /* `cassnn ARGS` with the secure connection flags must exit want and print
@@ -302,11 +232,11 @@ static pid_t serve_start_secure(const char *ks, const char *model, unsigned *por
     return -1;
 }
 
-/* image i of write_small_csv (label i % 10) as {"pixels": [...]} */
+/* image i of test_squares_csv_write (label i % 10) as {"pixels": [...]} */
 static char *small_json(int i) {
     char *json = malloc(784 * 4 + 32);
     size_t k = (size_t)sprintf(json, "{\"pixels\":[");
-    for (int p = 0; p < 784; p++) k += (size_t)sprintf(json + k, "%s%d", p ? "," : "", small_pixel(i, p));
+    for (int p = 0; p < 784; p++) k += (size_t)sprintf(json + k, "%s%d", p ? "," : "", test_squares_pixel(i, p));
     sprintf(json + k, "]}");
     return json;
 }
@@ -352,7 +282,7 @@ static void serve_runs_against_the_secured_node(const char *alias, const char *i
 static void every_command_runs_against_the_secured_node(void **state) {
     (void)state;
     char args[1024], id[37];
-    write_small_csv(in_dir("small.csv"), 250);
+    assert_int_equal(test_squares_csv_write(in_dir("small.csv"), 250), 0);
     free(secure_run(0, "schema of keyspace cassnn_secure is in place", "schema --keyspace cassnn_secure"));
     snprintf(args, sizeof args, "ingest --keyspace cassnn_secure --train '%s' --verify --lz4",
              in_dir("small.csv"));

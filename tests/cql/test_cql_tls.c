@@ -23,26 +23,20 @@
 #include <unistd.h>
 
 #include "cassnn/cql.h"
+#include "tls_fixtures.h"
 
 typedef struct server {
     int listen_fd, port;
     SSL_CTX *ctx;
     int require_auth;
+    int no_peers_v2;        /* answer like a node older than 4.0: system.peers only */
+    atomic_int old_peers_read;
     atomic_int stop;
     char sni[128];          /* server name the last client sent */
     atomic_int auth_ok;     /* a client presented the right credentials */
     atomic_int served;      /* connections that completed a TLS handshake */
     pthread_t thread;
 } server;
-
-/* Path of a fixture; a small ring of buffers so a config can hold several. */
-static const char *fx(const char *name) {
-    static char ring[8][512];
-    static int next;
-    char *p = ring[next++ % 8];
-    snprintf(p, 512, "%s/tests/cql/fixtures/tls/%s", getenv("CASSNN_SOURCE_DIR"), name);
-    return p;
-}
 
 static int read_full(SSL *ssl, uint8_t *p, size_t n) {
     while (n) {
@@ -71,9 +65,36 @@ static void rows_header(cql_buf *b, int32_t n_cols) {
     cql_buf_string(b, "t");
 }
 
-static void answer_query(SSL *ssl, int16_t stream, const char *q) {
+/* system.peers of a node older than 4.0: one peer, 127.0.0.2, that has no
+ * server (it will be down). */
+static void old_peers(cql_buf *b) {
+    static const uint8_t addr[4] = {127, 0, 0, 2}, id[16] = {0xaa, 0xbb, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 2};
+    rows_header(b, 3);
+    cql_buf_string(b, "native_address");
+    cql_buf_u16(b, CQL_TYPE_INET);
+    cql_buf_string(b, "host_id");
+    cql_buf_u16(b, CQL_TYPE_UUID);
+    cql_buf_string(b, "data_center");
+    cql_buf_u16(b, CQL_TYPE_VARCHAR);
+    cql_buf_i32(b, 1);
+    cql_buf_bytes(b, addr, 4);
+    cql_buf_bytes(b, id, 16);
+    cql_buf_bytes(b, "dc-old", 6);
+}
+
+static void answer_query(server *sv, SSL *ssl, int16_t stream, const char *q) {
     cql_buf b = {0};
-    if (strstr(q, "system.local")) { /* tokens set<text>: one row {'0'} */
+    if (sv->no_peers_v2 && strstr(q, "system.peers_v2")) {
+        cql_buf_i32(&b, CQL_ERR_INVALID);
+        cql_buf_string(&b, "unconfigured table peers_v2");
+        send_frame(ssl, stream, CQL_OP_ERROR, &b);
+        cql_buf_free(&b);
+        return;
+    }
+    if (sv->no_peers_v2 && strstr(q, "FROM system.peers")) {
+        atomic_fetch_add(&sv->old_peers_read, 1);
+        old_peers(&b);
+    } else if (strstr(q, "system.local")) { /* tokens set<text>: one row {'0'} */
         rows_header(&b, 1);
         cql_buf_string(&b, "tokens");
         cql_buf_u16(&b, CQL_TYPE_SET);
@@ -142,7 +163,7 @@ static void serve_connection(server *sv, SSL *ssl) {
             send_frame(ssl, stream, CQL_OP_SUPPORTED, &b);
             break;
         case CQL_OP_QUERY:
-            answer_query(ssl, stream, (const char *)body + 4);
+            answer_query(sv, ssl, stream, (const char *)body + 4);
             break;
         default:
             cql_buf_i32(&b, CQL_ERR_PROTOCOL);
@@ -322,12 +343,38 @@ static void sasl_plain_password_authenticator(void **state) {
     server_stop(&sv);
 }
 
+/* A node without system.peers_v2 (before Cassandra 4.0, DSE): its peers
+ * come from system.peers, as the drivers read them. */
+static void peers_of_an_older_node(void **state) {
+    (void)state;
+    server sv;
+    server_start(&sv, 0, 0);
+    sv.no_peers_v2 = 1;
+    cql_config cfg;
+    tls_config(&cfg, &sv);
+    cql_session *s;
+    cassnn_err err = {0};
+    if (cql_session_open(&s, &cfg, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(atomic_load(&sv.old_peers_read), 1);
+    int up = 0;
+    assert_int_equal(cql_session_hosts(s, &up), 2);
+    assert_int_equal(up, 1); /* 127.0.0.2 has no server */
+    cql_host_stats st;
+    assert_int_equal(cql_session_host_stats(s, 1, &st), 0);
+    assert_string_equal(st.address, "127.0.0.2");
+    assert_string_equal(st.dc, "dc-old");
+    assert_int_equal(st.host_id[0], 0xaa);
+    cql_session_close(s);
+    server_stop(&sv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(verified_tls_with_sni),
         cmocka_unit_test(untrusted_ca_is_rejected),
         cmocka_unit_test(wrong_server_name_is_rejected),
         cmocka_unit_test(client_certificate),
+        cmocka_unit_test(peers_of_an_older_node),
         cmocka_unit_test(sasl_plain_password_authenticator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,16 @@ static int test_dir_make(void **state) {
     return mkdtemp(dir) ? 0 : -1;
 }
 
+/* dir/name, in one of a few buffers used in turn (so that one call, e.g. a
+ * config, can hold several). */
+static inline const char *in_dir(const char *name) {
+    static char ring[8][256];
+    static int next;
+    char *p = ring[next++ % 8];
+    snprintf(p, sizeof ring[0], "%s/%s", dir, name);
+    return p;
+}
+
 static int test_dir_remove(void **state) {
     (void)state;
     char cmd[128];

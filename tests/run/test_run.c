@@ -82,7 +82,48 @@ static void test_environment(void **state) {
     assert_int_equal(conn_options_from_env(&o, &err), -1);
     assert_non_null(strstr(err.msg, "CASSNN_PASSWORD is not"));
     unsetenv("CASSNN_USERNAME");
+    /* a secure connect bundle says where to connect: the environment's
+     * contact points and port are not taken with it */
+    setenv("CASSNN_PORT", "9043", 1);
+    conn_options_init(&o);
+    o.cloud_bundle = "astra.zip";
+    assert_int_equal(conn_options_from_env(&o, &err), 0);
+    assert_string_equal(o.hosts, "");
+    assert_int_equal(o.port, 0);
+    unsetenv("CASSNN_PORT");
     unsetenv("CASSNN_HOST");
+}
+
+/* A bundle with contact points, a port or any TLS setting is refused, by
+ * the check and by conn_open before anything is read or dialled. */
+static void test_bundle_excludes_hosts_and_tls(void **state) {
+    (void)state;
+    conn_options o;
+    cassnn_err err = {0};
+    conn_options_init(&o);
+    o.cloud_bundle = "/nonexistent/astra.zip";
+    assert_int_equal(conn_options_check(&o, &err), 0);
+    const char *ca = "ca.pem";
+    for (int i = 0; i < 8; i++) {
+        conn_options_init(&o);
+        o.cloud_bundle = "/nonexistent/astra.zip";
+        switch (i) {
+        case 0: assert_int_equal(conn_add_hosts(&o, "10.0.0.1", &err), 0); break;
+        case 1: o.port = 9142; break;
+        case 2: o.tls = 1; break;
+        case 3: o.tls_no_verify = 1; break;
+        case 4: o.tls_ca_file = ca; break;
+        case 5: o.tls_cert_file = ca; break;
+        case 6: o.tls_key_file = ca; break;
+        default: o.tls_sni = "node"; break;
+        }
+        assert_int_equal(conn_options_check(&o, &err), -1);
+        assert_non_null(strstr(err.msg, i == 0 ? "does not go with contact points"
+                                        : i == 1 ? "does not go with a port" : "does not go with TLS settings"));
+        cql_session *s;
+        assert_int_equal(conn_open(&o, NULL, 0, &s, &err), -1);
+        assert_null(strstr(err.msg, "cannot open")); /* refused before the bundle is read */
+    }
 }
 
 /* The credentials file is read before any connection is tried, so its
@@ -213,6 +254,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hosts_and_ports),
         cmocka_unit_test(test_environment),
+        cmocka_unit_test(test_bundle_excludes_hosts_and_tls),
         cmocka_unit_test(test_credentials_file_errors),
         cmocka_unit_test(test_training_run_from_idx_files),
         cmocka_unit_test(test_bad_training_options),
