@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cassnn/nn_isa.h"
+#include "nn/isa.h"
 
 #define INNER 1000L
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 
 static inline void test_idx_be32(FILE *f, uint32_t v) {
     const uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};

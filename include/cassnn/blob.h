@@ -5,10 +5,10 @@
  * from its first bytes, so rows and files of either format decode.
  *
  * Formats (blob_format):
- *   safetensors  the default (blob_safetensors.h); PyTorch reads it with
+ *   safetensors  the default (blob/safetensors.h); PyTorch reads it with
  *                safetensors.torch.load_file, cassnn reads PyTorch's.
  *   pickle       PyTorch's pickle.dumps(state_dict), the tutorial's own
- *                rows (blob_pickle.h: the subset read, the allow-list).
+ *                rows (blob/pickle_torch.h: the subset read, the allow-list).
  *
  * Network blob: the state_dict with PyTorch's names and dtypes
  * (conv1.weight, ..., fc2.bias for the tutorial net; a batchnorm2d layer
@@ -40,7 +40,8 @@
  *
  * Decoding checks every name, dtype and shape and names the first
  * mismatch; a blob over BLOB_MAX_BYTES is refused; nothing is modified
- * unless the whole blob is valid. All functions are reentrant.
+ * unless the whole blob is valid. All functions are reentrant. Buffers they
+ * return (encode, blob_file_read) are malloc'ed: the caller free()s them.
  */
 #ifndef CASSNN_BLOB_H
 #define CASSNN_BLOB_H

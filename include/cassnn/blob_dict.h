@@ -1,12 +1,13 @@
 /* blob_dict.h - a state_dict as the blob formats see it: named tensors plus
- * string metadata. Both containers (safetensors, blob_safetensors.h; PyTorch
- * pickles, blob_pickle.h) parse into one and write from one, so the code
+ * string metadata. Both containers (safetensors, blob/safetensors.h; PyTorch
+ * pickles, blob/pickle_torch.h) parse into one and write from one, so the code
  * that maps networks and optimizers onto tensors (blob.h) is written once.
  *
  * A parsed dict's tensor data points into the parsed buffer or into memory
  * the dict owns; either way it lives until blob_dict_free. A dict built for
  * writing points at the caller's arrays (blob_dict_add), which must outlive
- * the write. Names and metadata strings are always copies.
+ * the write. Names and metadata strings are always copies. A dict has no
+ * locks: one thread writes it at a time; blob_dict_free frees it.
  */
 #ifndef CASSNN_BLOB_DICT_H
 #define CASSNN_BLOB_DICT_H

@@ -1,7 +1,8 @@
 /* cql.h - cassnn's Cassandra client (CQL native protocol v4).
  *
  * Layers, like the DataStax C driver (src/cql/, one file per concern):
- *   cql_codec.h   frames, values, results: pure code, no I/O
+ *   codec         frames, values, results: pure code, no I/O (the values,
+ *                 types and result accessors callers use: cql_types.h)
  *   connection    one socket, many requests in flight by stream id, one
  *                 reader thread that completes them
  *   pool          each node's connections and up/down state
@@ -45,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cassnn/cql_codec.h"
+#include "cassnn/cql_types.h"
 #include "cassnn/error.h"
 
 /* ------------------------------------------------------------- session */
@@ -266,6 +267,9 @@ uint64_t cql_session_retries(cql_session *s);
 
 /* ------------------------------------------------------------ results */
 
+/* What r holds: CQL_RESULT_ROWS, CQL_RESULT_SCHEMA_CHANGE (a DDL
+ * statement) ... (enum cql_result_kind); 0 for NULL. */
+int cql_result_kind_of(const cql_result *r);
 /* Row and column counts, column lookup by name (-1 when absent). */
 int32_t cql_result_row_count(const cql_result *r);
 int32_t cql_result_column_count(const cql_result *r);

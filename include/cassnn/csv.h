@@ -19,7 +19,7 @@
  * like "train.csv line 17: column 300 'abc' is not an integer", unless
  * skip_bad, which leaves such rows out and counts them in stats (may be NULL).
  * A bad header, an unreadable file or a file without a usable row always
- * fails. */
+ * fails. The caller frees out with data_images_free. Reentrant. */
 int data_csv_load(const char *path, int labeled, int skip_bad, data_images *out,
                   data_load_stats *stats, cassnn_err *err);
 

@@ -8,6 +8,9 @@
  * data_dataset_fetch first downloads the missing ones (libcurl) from the
  * public mirrors torchvision uses, or from a mirror the user names (any URL
  * libcurl takes: https://, http://, file://).
+ *
+ * Threads: locating is reentrant; two fetches into the same folder at once
+ * would race on its files (libcurl's global init is done once, safely).
  */
 #ifndef CASSNN_DATASET_H
 #define CASSNN_DATASET_H

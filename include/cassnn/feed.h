@@ -46,7 +46,8 @@ typedef struct data_scan_options {
  * 1x28x28 for MNIST); an empty table gives an empty set. Errors name the
  * table and row id: a pixels cell with another number of pixels than the
  * first row or values outside 0..255, a label that is no class number, or a
- * failed page. o may be NULL (defaults). */
+ * failed page. o may be NULL (defaults). The caller frees out with
+ * data_images_free. */
 int data_table_load(cql_session *s, const char *keyspace, const char *table,
                     const data_scan_options *o, data_images *out, cassnn_err *err);
 

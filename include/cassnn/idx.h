@@ -11,7 +11,8 @@
 /* Reads an image file and (optionally, labels_path may be NULL) its label
  * file into out (channels = 1, ids = record index). Either path may end in
  * .gz. Errors name the file and what is wrong: bad magic, truncated data,
- * count mismatch between the two files, label out of 0..9, gzip corruption. */
+ * count mismatch between the two files, label out of 0..9, gzip corruption.
+ * The caller frees out with data_images_free. Reentrant. */
 int data_idx_load(const char *images_path, const char *labels_path, data_images *out,
                   cassnn_err *err);
 

@@ -99,7 +99,9 @@ const char *nn_builtin_model(const char *name);
 
 /* Parses description (or a built-in name) for input images of in_c x in_h x
  * in_w and allocates the parameters (zeroed; see nn_net_init). Errors name the
- * layer (index and text) and the shape that does not fit. */
+ * layer (index and text) and the shape that does not fit. The caller frees
+ * *net with nn_net_free (also after a failure). A net is plain data: one
+ * writer at a time, no locks. */
 int nn_net_create(nn_net *net, const char *description, int in_c, int in_h, int in_w,
                   cassnn_err *err);
 void nn_net_free(nn_net *net);
@@ -135,7 +137,14 @@ long nn_layer_out_size(const nn_layer *l);
  * partial sums in thread order. Inference (no batch statistics) runs each
  * thread's chunk in pieces of 32 images (or of the training chunk, if
  * larger), so the workspaces are sized for that, not for the whole chunk.
- * OpenBLAS and oneDNN run single-threaded inside each of our threads. */
+ * oneDNN runs single-threaded inside each of our threads (it sets the
+ * OpenMP thread count of that thread only, and restores it).
+ *
+ * Ownership and threads: nn_exec_create's caller frees the exec with
+ * nn_exec_free, before the net, which the exec uses (not copies) and which
+ * nobody else may change while the exec runs. An exec is not reentrant:
+ * one call at a time (from any one thread); it runs each batch on its own
+ * worker threads. Separate execs over separate nets may run at once. */
 typedef struct nn_exec nn_exec;
 
 int nn_exec_create(nn_exec **out, nn_net *net, int max_train_batch, int max_eval_batch,

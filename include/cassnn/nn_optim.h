@@ -6,6 +6,9 @@
  * Adam:  g += wd*p (Adam) or p *= 1 - lr*wd (AdamW);  m = b1*m + (1-b1)*g;
  *        v = b2*v + (1-b2)*g*g;  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
  * (Learning-rate schedules set o->lr before each step; see nn_train.h.)
+ *
+ * Ownership and threads: an optimizer owns its buffers (nn_optim_free);
+ * plain data without locks, stepped by one thread at a time.
  */
 #ifndef CASSNN_NN_OPTIM_H
 #define CASSNN_NN_OPTIM_H

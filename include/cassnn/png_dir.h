@@ -27,7 +27,8 @@ const char *data_fashion_class_name(int label);
  * whose name is not a class fails the load with the file name and reason,
  * unless skip_bad, which leaves bad images out and counts them in stats (may
  * be NULL). Hidden entries (".name") and plain files next to the class
- * folders are ignored. */
+ * folders are ignored. The caller frees out with data_images_free.
+ * Reentrant. */
 int data_png_dir_load(const char *dir, int skip_bad, data_images *out, data_load_stats *stats,
                       cassnn_err *err);
 

@@ -103,7 +103,8 @@ typedef void (*registry_explain_fn)(void *user, const char *cql);
  * blobs. SAI in Cassandra 5.0 cannot ORDER BY these columns, so it narrows
  * with range predicates on the indexed column: fetch rows beyond the best
  * value seen so far (accuracy > t / loss < t, LIMIT), move t to the best of
- * them, repeat until nothing lies beyond. Fails when the table is empty. */
+ * them, repeat until nothing lies beyond. Fails when the table is empty.
+ * registry_model_free *out. */
 int registry_best(cql_session *s, const char *keyspace, registry_metric by,
                   registry_explain_fn explain, void *user, registry_model *out, cassnn_err *err);
 

@@ -26,10 +26,11 @@
  * raw tables.
  *
  * Ownership and threads: a run borrows the session (which must outlive it)
- * and every string of its options; run_train_close frees the run. One run
- * is driven from one thread, and its callbacks run on that thread. Runs
- * share nothing, but each trains with its own threads and OpenBLAS's thread
- * count is process-wide (nn.h): two runs at once share the cores.
+ * and every string of its options; run_train_close frees the run,
+ * run_ingest_free an ingest's images, run_predictions_free what run_predict
+ * filled. One run is driven from one thread, and its callbacks run on that
+ * thread. Runs share nothing, but each trains with its own threads
+ * (options.threads; nn.h): two runs at once share the cores.
  *
  * Room for what comes next (not built yet), and where each one goes:
  *   - a training recipe with data augmentation: a batch source wrapped

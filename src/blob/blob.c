@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cassnn/blob_pickle.h"
-#include "cassnn/blob_safetensors.h"
+#include "blob/pickle_torch.h"
+#include "blob/safetensors.h"
 
 const blob_model blob_tutorial_model = {"tutorial", 1, 28, 28};
 

@@ -1,6 +1,6 @@
 /* pickle_torch.c - PyTorch's pickled state_dicts to and from a blob_dict
- * (see blob_pickle.h); the pickle machine itself is pickle_vm.c. */
-#include "cassnn/blob_pickle.h"
+ * (see blob/pickle_torch.h); the pickle machine itself is pickle_vm.c. */
+#include "blob/pickle_torch.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* safetensors.c - parse and write the safetensors container (see blob_safetensors.h). */
-#include "cassnn/blob_safetensors.h"
+/* safetensors.c - parse and write the safetensors container (see blob/safetensors.h). */
+#include "blob/safetensors.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -183,11 +183,11 @@ static int run_statement(cql_session *s, const cql_statement *st, output *o, cas
     if (cql_pager_open(s, st, &pg, err)) return -1;
     int more;
     while ((more = cql_pager_next(pg, &page, err)) == 1) {
-        if (page->kind == CQL_RESULT_SCHEMA_CHANGE && cql_wait_schema_agreement(s, 10000, err)) {
+        if (cql_result_kind_of(page) == CQL_RESULT_SCHEMA_CHANGE && cql_wait_schema_agreement(s, 10000, err)) {
             more = -1;
             break;
         }
-        if (page->kind != CQL_RESULT_ROWS) continue;
+        if (cql_result_kind_of(page) != CQL_RESULT_ROWS) continue;
         if ((!o->header_done && output_header(o, page, err)) || output_rows(o, page, err)) {
             more = -1;
             break;

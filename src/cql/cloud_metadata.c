@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/cql_codec.h"
+#include "cassnn/cql_types.h"
 #include "util/curl_global.h"
 
 /* The answer lists a few dozen host ids at most. */

@@ -1,7 +1,6 @@
 /* codec.c - CQL v4 frames, request encoders and the non-RESULT response
- * decoders. Pure code: see include/cassnn/cql_codec.h. */
-#include "cassnn/cql_codec.h"
-#include "cql/codec_internal.h"
+ * decoders. Pure code: see cql/codec.h. */
+#include "cql/codec.h"
 
 #include <lz4.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 
 #include <openssl/ssl.h>
 
-#include "cassnn/cql_codec.h"
+#include "cql/codec.h"
 
 #define CQL_CONN_STREAMS 2048
 

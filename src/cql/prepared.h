@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "cassnn/cql.h"
+#include "cql/codec.h"
 #include "cql/kept.h"
 #include "cql/keyspace.h"
 #include "cql/retry.h"

@@ -1,7 +1,6 @@
 /* result.c - CQL values (bind encoding, type checks), RESULT decoding and
- * typed cell accessors. Pure code: see include/cassnn/cql_codec.h. */
-#include "cassnn/cql_codec.h"
-#include "cql/codec_internal.h"
+ * typed cell accessors. Pure code: see cql/codec.h. */
+#include "cql/codec.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

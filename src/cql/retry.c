@@ -25,7 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cassnn/cql_codec.h"
+#include "cql/codec.h"
 
 cql_request_kind cql_request_kind_of(const char *q) {
     if (!q) return CQL_KIND_SCHEMA;

@@ -1,8 +1,11 @@
 /* rows.c - cql.h's result accessors: range checks around the typed cell
  * readers of the codec, so callers index rows/columns without bookkeeping. */
 #include "cassnn/cql.h"
+#include "cql/codec.h"
 
 #include <string.h>
+
+int cql_result_kind_of(const cql_result *r) { return r ? r->kind : 0; }
 
 int32_t cql_result_row_count(const cql_result *r) { return r && r->kind == CQL_RESULT_ROWS ? r->n_rows : 0; }
 

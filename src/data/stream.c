@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 #include "cassnn/table_plan.h"
 #include "table_scan.h"
 

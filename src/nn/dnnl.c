@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cassnn/nn_isa.h"
+#include "nn/isa.h"
 
 /* GNU OpenMP's (libgomp, the runtime Debian's oneDNN is built on), declared
  * here rather than through omp.h, which clang builds lack. */

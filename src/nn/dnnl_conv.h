@@ -2,7 +2,7 @@
  *
  * oneDNN (the library PyTorch uses for CPU convolutions) generates its
  * kernels at run time for the processor it finds (AVX2, AVX-512; capped by
- * nn_isa.h) and runs fastest on its blocked layouts (8 or 16 channels
+ * nn/isa.h) and runs fastest on its blocked layouts (8 or 16 channels
  * innermost). cassnn's tensors stay NCHW / OIHW between layers: each call
  * reorders its arguments into the primitive's layout and back, which costs
  * a small fraction of the convolution.
@@ -17,7 +17,7 @@
 #define CASSNN_NN_DNNL_CONV_H
 
 #include "cassnn/error.h"
-#include "cassnn/nn_layers.h"
+#include "nn/layer_kernels.h"
 
 typedef struct nn_dnnl_conv nn_dnnl_conv;
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/nn_isa.h"
+#include "nn/isa.h"
 #include "nn/layer.h"
 
 enum run_mode { RUN_EVAL, RUN_TRAIN, RUN_TRAIN_NO_DROPOUT };

@@ -1,6 +1,6 @@
 /* isa.c - the instruction set of the kernels: the processor's best or
- * CASSNN_ISA's (nn_isa.h); oneDNN is capped at the same. */
-#include "cassnn/nn_isa.h"
+ * CASSNN_ISA's (nn/isa.h); oneDNN is capped at the same. */
+#include "nn/isa.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>

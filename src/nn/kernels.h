@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "cassnn/nn_isa.h"
-#include "cassnn/nn_layers.h"
+#include "nn/isa.h"
+#include "nn/layer_kernels.h"
 
 typedef struct nn_kernels {
     /* Conv2d backward of ONE image from its non-zero output gradients g

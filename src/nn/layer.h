@@ -130,7 +130,7 @@ int nn_pool_parse(nn_layer *l, const char *word, nn_layer_args *a, cassnn_err *e
 void nn_init_fan_in(const nn_layer *l, float *weight, float *bias, long fan_in, uint64_t seed,
                     int index);
 /* The geometry of l as the conv / pooling kernels take it. */
-#include "cassnn/nn_layers.h"
+#include "nn/layer_kernels.h"
 static inline nn_conv_shape nn_shape_of(const nn_layer *l) {
     nn_conv_shape s = {l->in_c, l->in_h, l->in_w, l->out_c, l->out_h, l->out_w,
                        l->k,    l->stride, l->pad};

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 #include "nn/layer.h"
 
 /* Largest activation (per image) or parameter count a model may have. */

@@ -1,4 +1,4 @@
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 
 static double now_seconds(void) {
     struct timespec ts;

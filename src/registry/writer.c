@@ -106,6 +106,10 @@ int registry_writer_submit(registry_writer *w, registry_model *m, cassnn_err *er
 }
 
 void registry_writer_close(registry_writer *w, registry_writer_report *report) {
+    if (!w) {
+        if (report) memset(report, 0, sizeof *report);
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     w->closing = 1;
     pthread_cond_signal(&w->wake);

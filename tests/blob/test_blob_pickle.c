@@ -1,4 +1,4 @@
-/* PyTorch's pickled state_dicts (blob_pickle.h) through the entry point
+/* PyTorch's pickled state_dicts (blob/pickle_torch.h) through the entry point
  * (blob.h): the blobs PyTorch 1.13 and 2.x wrote (fixtures/torch1, torch2,
  * from make_pickle_fixtures.py) decode to the values and outputs PyTorch
  * computed; cassnn's own pickles round-trip; a table of malicious and
@@ -18,11 +18,11 @@
 #include <sys/stat.h>
 
 #include "cassnn/blob.h"
-#include "cassnn/blob_pickle.h"
-#include "cassnn/blob_safetensors.h"
+#include "blob/pickle_torch.h"
+#include "blob/safetensors.h"
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 
 /* tests/reference/bn_net.py's BNNet */
 #define BN_MODEL "conv(4,k=3) bn relu maxpool(2) flatten linear(10) logsoftmax"

@@ -1,4 +1,4 @@
-/* Networks and optimizers to and from safetensors blobs (blob.h, blob_safetensors.h):
+/* Networks and optimizers to and from safetensors blobs (blob.h, blob/safetensors.h):
  * round trips, a file written by PyTorch, malformed blobs; also writes the
  * files that check_safetensors_interop.py loads into PyTorch. */
 #include <stdarg.h>
@@ -15,9 +15,9 @@
 
 #include "cassnn/nn.h"
 #include "cassnn/nn_optim.h"
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 #include "cassnn/blob.h"
-#include "cassnn/blob_safetensors.h"
+#include "blob/safetensors.h"
 
 static void make_batch(float *x, int32_t *labels, int n, uint64_t seed) {
     nn_rng r;

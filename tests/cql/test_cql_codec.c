@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/cql_codec.h"
+#include "cql/codec.h"
 
 static void assert_bytes(const cql_buf *b, const uint8_t *want, size_t n) {
     assert_false(b->oom);

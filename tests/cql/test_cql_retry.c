@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cassnn/cql_codec.h"
+#include "cql/codec.h"
 #include "cql/retry.h"
 
 static const cql_retry_policy POLICY = {.max_retries = 3, .budget_ms = 30000};

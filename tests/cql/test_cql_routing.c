@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cql/codec.h"
 #include "cql/keyspace.h"
 #include "cql/routing.h"
 

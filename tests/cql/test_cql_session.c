@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cql/codec.h"
 #include "cql/cql_test_env.h"
 #include "cql/cql_test_events.h"
 

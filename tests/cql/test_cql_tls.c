@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cql/codec.h" /* a node written with the codec: frames, buffers */
 #include "cassnn/cql.h"
 #include "tls_fixtures.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/cql_codec.h"
+#include "cql/codec.h"
 
 static void exercise_cells(const cql_result *r) {
     cassnn_err err;

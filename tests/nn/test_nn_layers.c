@@ -1,4 +1,4 @@
-/* Finite-difference gradient checks of every layer kernel (nn_layers.h). */
+/* Finite-difference gradient checks of every layer kernel (nn/layer_kernels.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/nn_layers.h"
-#include "cassnn/nn_rng.h"
+#include "nn/layer_kernels.h"
+#include "nn/rng.h"
 
 static nn_rng rng;
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cassnn/nn.h"
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 
 static void test_tutorial_state_dict(void **state) {
     (void)state;

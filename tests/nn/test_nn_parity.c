@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "cassnn/blob.h"
-#include "cassnn/blob_safetensors.h"
+#include "blob/safetensors.h"
 #include "cassnn/nn.h"
-#include "cassnn/nn_isa.h"
+#include "nn/isa.h"
 #include "cassnn/nn_optim.h"
 #include "cassnn/nn_train.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cassnn/blob_safetensors.h"
+#include "blob/safetensors.h"
 #include "cassnn/registry.h"
 
 static void must(int rc, const cassnn_err *err) {

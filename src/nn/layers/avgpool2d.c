@@ -1,4 +1,4 @@
-/* avgpool2d.c - AvgPool2d and global average pooling: kernels (nn_layers.h)
+/* avgpool2d.c - AvgPool2d and global average pooling: kernels (nn/layer_kernels.h)
  * and the layer table entry (words avgpool and gap). */
 #include <stdio.h>
 #include <string.h>

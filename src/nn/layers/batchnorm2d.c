@@ -1,4 +1,4 @@
-/* batchnorm2d.c - BatchNorm2d: kernels (nn_layers.h) and its layer table
+/* batchnorm2d.c - BatchNorm2d: kernels (nn/layer_kernels.h) and its layer table
  * entry. In training the statistics are the whole batch's, which nn_exec
  * splits across threads: the chunks' per-channel sums meet through
  * nn_exec_sum_threads (one meeting forward, one backward). */

@@ -1,4 +1,4 @@
-/* conv2d.c - Conv2d: kernels (nn_layers.h) and its layer table entry. */
+/* conv2d.c - Conv2d: kernels (nn/layer_kernels.h) and its layer table entry. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
-/* dropout.c - Dropout and Dropout2d: kernels (nn_layers.h) and their layer
+/* dropout.c - Dropout and Dropout2d: kernels (nn/layer_kernels.h) and their layer
  * table entries. */
 #include <stdio.h>
 
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 #include "nn/layer.h"
 
 void nn_dropout_mask(float *mask, long count, float p, nn_rng *rng) {

@@ -1,4 +1,4 @@
-/* linear.c - Linear: kernels (nn_layers.h) and its layer table entry. */
+/* linear.c - Linear: kernels (nn/layer_kernels.h) and its layer table entry. */
 #include <stdio.h>
 #include <string.h>
 

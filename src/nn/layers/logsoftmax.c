@@ -1,4 +1,4 @@
-/* logsoftmax.c - LogSoftmax and the NLL loss: kernels (nn_layers.h) and the
+/* logsoftmax.c - LogSoftmax and the NLL loss: kernels (nn/layer_kernels.h) and the
  * layer table entry. */
 #include <float.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* maxpool2d.c - MaxPool2d: kernels (nn_layers.h) and its layer table entry. */
+/* maxpool2d.c - MaxPool2d: kernels (nn/layer_kernels.h) and its layer table entry. */
 #include <stdio.h>
 #include <string.h>
 

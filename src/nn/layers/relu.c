@@ -1,4 +1,4 @@
-/* relu.c - ReLU: kernels (nn_layers.h) and its layer table entry. */
+/* relu.c - ReLU: kernels (nn/layer_kernels.h) and its layer table entry. */
 #include <stdio.h>
 
 #include "nn/layer.h"

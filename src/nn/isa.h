@@ -1,4 +1,4 @@
-/* nn_isa.h - which instruction set the engine's kernels use.
+/* isa.h (private to src/nn) - which instruction set the engine's kernels use.
  *
  * cassnn is built for x86-64 with AVX2 and FMA (-march=x86-64-v3) and also
  * carries AVX-512 kernels (compiled for x86-64-v4): the executor picks the

@@ -1,7 +1,8 @@
-/* blob_safetensors.h - the safetensors container (github.com/huggingface/safetensors):
- * an 8-byte little-endian header length, a JSON header mapping each tensor
- * name to {dtype, shape, data_offsets} plus an optional "__metadata__" object
- * of strings, then the raw little-endian tensor bytes.
+/* safetensors.h (private to src/blob) - the safetensors container
+ * (github.com/huggingface/safetensors): an 8-byte little-endian header
+ * length, a JSON header mapping each tensor name to {dtype, shape,
+ * data_offsets} plus an optional "__metadata__" object of strings, then the
+ * raw little-endian tensor bytes.
  *
  * The parser trusts nothing: every length, offset and shape is checked
  * against the buffer, so a truncated or malicious blob gets an error naming

@@ -1,5 +1,5 @@
-/* blob_pickle.h - PyTorch's pickled state_dicts, the blobs of the tutorial's
- * registry: pickle.dumps(network.state_dict()) and
+/* pickle_torch.h (private to src/blob) - PyTorch's pickled state_dicts, the
+ * blobs of the tutorial's registry: pickle.dumps(network.state_dict()) and
  * pickle.dumps(optimizer.state_dict()), as PyTorch 1.13 and 2.x write them.
  *
  * What is read (pickle protocols 2 to 5, binary opcodes only):

@@ -1,5 +1,6 @@
-/* nn_layers.h - the layer kernels: one forward/backward pair of plain
- * functions per layer over flat float32 arrays (llm.c style).
+/* layer_kernels.h (private to src/nn) - the layer kernels: one
+ * forward/backward pair of plain functions per layer over flat float32
+ * arrays (llm.c style).
  *
  * Activations are NCHW, n images at a time. Every backward ACCUMULATES
  * parameter gradients (dweight += ...) so that a caller can sum several
@@ -16,7 +17,7 @@
 #include <stdint.h>
 
 #include "cassnn/error.h"
-#include "cassnn/nn_rng.h"
+#include "nn/rng.h"
 
 /* Geometry of a 2-D convolution or pooling window over one image. */
 typedef struct nn_conv_shape {

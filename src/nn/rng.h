@@ -1,4 +1,5 @@
-/* nn_rng.h - the seeded random number generator of the nn module.
+/* rng.h (private to the library) - the seeded random number generator of the
+ * nn module.
  *
  * xoshiro256** seeded through splitmix64. A generator is identified by a
  * (seed, stream) pair so that independent consumers - weight init, the epoch
