@@ -36,7 +36,7 @@ function(cassnn_pc_flags out)
 endfunction()
 
 cassnn_pc_flags(CASSNN_PC_LIBS_PRIVATE
-  ${CURL_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES} ${LZ4_LINK_LIBRARIES} ${PNG_LIBRARIES}
+  ${CURL_LINK_LIBRARIES} ${MHD_LINK_LIBRARIES} ${JANSSON_LINK_LIBRARIES} ${LZ4_LINK_LIBRARIES} ${PNG_LIBRARIES}
   ${ZLIB_LIBRARIES} ${OPENSSL_SSL_LIBRARY} ${OPENSSL_CRYPTO_LIBRARY} ${DNNL_LIBRARY}
   ${GOMP_LIBRARY} -pthread m)
 # The prefix relative to the .pc file itself, so that the file stays right

@@ -16,8 +16,11 @@
  *                  `predict` and `ingest` do between their flags and output
  *   conn.h         connection options (contact points, port, login, TLS,
  *                  LZ4, timeout) and opening a session from them
+ *   serve.h        the HTTP prediction service (`cassnn serve`)
+ *   report.h       the HTML training report (`cassnn report`)
  *   registry.h     models_train / models_test: checkpoints, best/list/get,
  *                  import and export of model files
+ *   registry_alias.h  names for models (model_aliases; "best" built in)
  *   schema.h       the keyspace and tables (creating, checking)
  *   cql.h          the CQL client: session, statements, async, batches,
  *   cql_types.h    paging, results, values and types
@@ -58,8 +61,8 @@
  *   run_train_open                     -> run_train_close
  *   run_ingest_load                    -> run_ingest_free
  *   run_predict: the predictions       -> run_predictions_free
- *   nn_net_create, blob_net_decode, blob_net_load_file, registry_load_checkpoint
- *                                      -> nn_net_free
+ *   nn_net_create, blob_net_decode, blob_net_load_file, registry_load_checkpoint,
+ *   registry_load_net                  -> nn_net_free
  *   nn_optim_sgd, nn_optim_adam, blob_optim_decode, registry_load_checkpoint
  *                                      -> nn_optim_free
  *   nn_exec_create                     -> nn_exec_free
@@ -74,6 +77,8 @@
  *   registry_test_row: the row         -> registry_model_free
  *   registry_list: the array           -> free() (its rows hold no blobs)
  *   registry_writer_open               -> registry_writer_close
+ *   registry_alias_list: the array     -> free()
+ *   serve_start                        -> serve_stop
  *
  * What is not in that list is borrowed. A prepared statement (cql_prepare)
  * belongs to the session's cache and lives until the session closes.
@@ -143,7 +148,11 @@
 
 #include "cassnn/schema.h"
 #include "cassnn/registry.h"
+#include "cassnn/registry_alias.h"
 
 #include "cassnn/run.h"
+
+#include "cassnn/serve.h"
+#include "cassnn/report.h"
 
 #endif

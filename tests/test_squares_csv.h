@@ -7,6 +7,12 @@
 
 #include <stdio.h>
 
+/* Pixel p (0..783) of image i: class i % 10. */
+static inline int test_squares_pixel(int i, int p) {
+    const int c = i % 10, y0 = 3 + (c / 5) * 12, x0 = 1 + (c % 5) * 5, y = p / 28, x = p % 28;
+    return y >= y0 && y < y0 + 6 && x >= x0 && x < x0 + 6 ? 250 : (i * 7 + p) % 30;
+}
+
 /* Writes the CSV at path: 0, or -1 when it cannot be written. */
 static inline int test_squares_csv_write(const char *path, int n) {
     FILE *f = fopen(path, "w");
@@ -15,12 +21,8 @@ static inline int test_squares_csv_write(const char *path, int n) {
     for (int p = 0; p < 784; p++) fprintf(f, ",pixel%d", p);
     fputc('\n', f);
     for (int i = 0; i < n; i++) {
-        const int c = i % 10, y0 = 3 + (c / 5) * 12, x0 = 1 + (c % 5) * 5;
-        fprintf(f, "%d", c);
-        for (int p = 0; p < 784; p++) {
-            const int y = p / 28, x = p % 28;
-            fprintf(f, ",%d", y >= y0 && y < y0 + 6 && x >= x0 && x < x0 + 6 ? 250 : (i * 7 + p) % 30);
-        }
+        fprintf(f, "%d", i % 10);
+        for (int p = 0; p < 784; p++) fprintf(f, ",%d", test_squares_pixel(i, p));
         fputc('\n', f);
     }
     return fclose(f) == 0 ? 0 : -1;

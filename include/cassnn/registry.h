@@ -82,6 +82,14 @@ int registry_insert(cql_session *s, const char *keyspace, const registry_model *
 int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], registry_model *out,
                  cassnn_err *err);
 
+/* The net in row id's network blob; a blob that names no network holds
+ * fallback's (NULL: blob_tutorial_model, as the tutorial's own rows do),
+ * every tensor checked against it. row, when not NULL, gets the row's
+ * columns without its blobs. Errors name the id. The caller frees net. */
+int registry_load_net(cql_session *s, const char *keyspace, const uint8_t id[16],
+                      const blob_model *fallback, nn_net *net, registry_model *row,
+                      cassnn_err *err);
+
 /* Every row of both tables without blobs (sizes filled), newest first. */
 int registry_list(cql_session *s, const char *keyspace, registry_model **out, size_t *n,
                   cassnn_err *err);

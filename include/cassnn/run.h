@@ -101,6 +101,14 @@ typedef struct run_events {
     void (*checkpoint_lost)(void *user, const char *error);
 } run_events;
 
+/* ---- what every run shares ---- */
+
+/* The input normalisation of a dataset ("mnist" or "fashion"; NULL: fashion
+ * when the keyspace's name contains it, else mnist); -1 with err set for an
+ * unknown name. Training, prediction and serving use the same constants. */
+int run_normalisation(const char *dataset, const char *keyspace, float *mean, float *std,
+                      cassnn_err *err);
+
 /* ---- training ---- */
 
 /* A new run's optimizer and learning-rate schedule, in PyTorch's terms. */
@@ -269,7 +277,8 @@ void run_ingest_free(run_ingest *ri);
 
 typedef struct run_predict_options {
     const char *keyspace;          /* the registry, and the table's keyspace */
-    const char *model;             /* a checkpoint id; NULL: the best by accuracy */
+    const char *model;             /* a checkpoint id, "best" or an alias (registry_alias.h);
+                                    * NULL: the best by accuracy */
     const blob_model *fallback;    /* the network of a row that names none (the tutorial's
                                     * pickles); NULL: blob_tutorial_model */
     const char *table;             /* NULL: raw_predict ... */

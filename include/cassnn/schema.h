@@ -6,7 +6,8 @@
  *                 upload_date timestamp, epoch int, batch_percent text, loss float)
  *   models_test  (id uuid PRIMARY KEY, network blob, optimizer blob,
  *                 upload_date timestamp, loss float, accuracy float)
- * plus SAI indexes on models_train(loss), models_test(loss) and
+ * plus model_aliases (name text PRIMARY KEY, model_id uuid, updated timestamp;
+ * see registry_alias.h) and SAI indexes on models_train(loss), models_test(loss) and
  * models_test(accuracy). The optional blob layout adds raw_train_blob,
  * raw_test_blob, raw_predict_blob (id int PRIMARY KEY, label int, pixels blob):
  * one 784-byte cell per image instead of a 784-element collection.
@@ -46,5 +47,9 @@ int registry_schema_create(cql_session *s, const registry_schema_options *o, cas
  * it differs. The keyspace must exist. */
 int registry_schema_ensure_raw_table(cql_session *s, const char *keyspace, const char *table,
                                      cassnn_err *err);
+
+/* Creates keyspace.model_aliases when missing (a keyspace made before it
+ * existed), checks it when present. */
+int registry_schema_ensure_aliases(cql_session *s, const char *keyspace, cassnn_err *err);
 
 #endif

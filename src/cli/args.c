@@ -49,9 +49,12 @@ int cli_usage_error(const cli_command *c, const char *fmt, ...) {
     return 2;
 }
 
+/* How a flag is written: -o for a one-letter name, else --name. */
+static const char *dashes(const char *name) { return name[0] && !name[1] ? "-" : "--"; }
+
 /* A bad value: one line naming the flag, without the whole usage. */
 static int bad_value(const cli_command *c, const char *flag, const char *value, const char *what) {
-    fprintf(stderr, "cassnn %s: --%s '%s': %s\n", c->name, flag, value, what);
+    fprintf(stderr, "cassnn %s: %s%s '%s': %s\n", c->name, dashes(flag), flag, value, what);
     return 2;
 }
 
@@ -159,11 +162,12 @@ static const cli_flag *find_flag(const cli_command *c, const char *name) {
     return NULL;
 }
 
-/* argv[*i] is "--name" or "--name=value": handles it (advancing *i past a
- * separate value). 0, or the exit status of a usage error. */
+/* argv[*i] is "--name", "--name=value" or "-x" (a one-letter flag of the
+ * table): handles it (advancing *i past a separate value). 0, or the exit
+ * status of a usage error. */
 static int take_flag(cli_command *c, int argc, char **argv, int *i) {
     char name[64];
-    const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
+    const char *arg = argv[*i] + (argv[*i][1] == '-' ? 2 : 1), *eq = strchr(arg, '=');
     const size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
     if (len >= sizeof name) return cli_usage_error(c, "unknown option %s", argv[*i]);
     memcpy(name, arg, len);
@@ -173,7 +177,7 @@ static int take_flag(cli_command *c, int argc, char **argv, int *i) {
     const cli_flag *f = find_flag(c, name);
     if (f) {
         uses_value = f->kind != CLI_SWITCH && f->kind != CLI_CALL_SWITCH;
-        if (uses_value && !next) return cli_usage_error(c, "--%s needs a value", name);
+        if (uses_value && !next) return cli_usage_error(c, "%s%s needs a value", dashes(name), name);
         rc = take_value(c, f, uses_value ? next : NULL);
     } else if (c->conn && (rc = conn_flag(c, name, next, &uses_value)) != 0) {
         rc = rc == 1 ? 0 : rc;
@@ -181,7 +185,7 @@ static int take_flag(cli_command *c, int argc, char **argv, int *i) {
         return cli_usage_error(c, "unknown option --%s", name);
     }
     if (rc) return rc;
-    if (eq && !uses_value) return cli_usage_error(c, "--%s takes no value", name);
+    if (eq && !uses_value) return cli_usage_error(c, "%s%s takes no value", dashes(name), name);
     if (uses_value && !eq) ++*i;
     return 0;
 }
@@ -194,7 +198,9 @@ int cli_parse(cli_command *c, int argc, char **argv) {
             print_usage(c, stdout);
             return 0;
         }
-        if (a[0] == '-' && a[1] == '-' && a[2]) {
+        const int long_flag = a[0] == '-' && a[1] == '-' && a[2],
+                  letter_flag = a[0] == '-' && a[1] && !a[2] && find_flag(c, a + 1);
+        if (long_flag || letter_flag) {
             const int rc = take_flag(c, argc, argv, &i);
             if (rc) return rc;
         } else if (a[0] == '-' && a[1]) {

@@ -5,7 +5,7 @@
  * (conn.h: --host, --port, --credentials, TLS, --secure-connect-bundle,
  * --lz4, --request-timeout; then the environment's defaults; a bundle with
  * --host, --port or TLS flags is a usage error), --help, and positional
- * arguments. Every
+ * arguments. A flag with a one-letter name ("o") is given as -o. Every
  * problem is a usage error that names the flag (exit 2); --help prints the
  * command's usage and, for those commands, the one shared text on the
  * connection flags.

@@ -1,5 +1,6 @@
 /* cmd_models.c - `cassnn models list|best|show|export|import|delete`: the
- * model registry in models_train / models_test. */
+ * model registry in models_train / models_test (`models alias`:
+ * cmd_models_alias.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,8 @@ static void usage(FILE *out) {
             "                           state_dict, a tutorial row); every tensor name and shape\n"
             "                           is checked against it (import: required for such files;\n"
             "                           show/export: default the tutorial net, 1x28x28)\n"
-            "  delete ID                remove a checkpoint\n");
+            "  delete ID                remove a checkpoint\n"
+            "  alias set|list|delete    names for models (cassnn models alias --help)\n");
 }
 
 static void format_time(int64_t ms, char *out, size_t cap) {
@@ -237,6 +239,7 @@ static int parse(int argc, char **argv, models_args *a, cli_command *cmd, int *a
 }
 
 int cmd_models(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "alias")) return cmd_models_alias(argc - 1, argv + 1);
     models_args a;
     cli_command cmd;
     int action, rc = parse(argc, argv, &a, &cmd, &action);

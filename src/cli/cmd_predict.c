@@ -23,8 +23,9 @@ typedef struct predict_args {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: cassnn predict --keyspace KS [options]\n"
-            "  --id ID               the checkpoint to use (default: best by accuracy in models_test;\n"
-            "                        --model ID says the same)\n"
+            "  --id ID|best|ALIAS    the checkpoint to use: an id, the best by accuracy in\n"
+            "                        models_test (the default) or an alias (cassnn models alias);\n"
+            "                        --model ID says the same\n"
             "  --model DESC|@FILE [--input CxHxW]\n"
             "                        the network of a row whose blob names none (the tutorial's\n"
             "                        pickled rows; default the tutorial's net on 1x28x28); every\n"

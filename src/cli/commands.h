@@ -23,5 +23,8 @@ int cmd_ingest(int argc, char **argv);
 int cmd_cql(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_models_alias(int argc, char **argv); /* `cassnn models alias ...` */
+int cmd_serve(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ static const cassnn_command commands[] = {
     {"ingest", cmd_ingest, "load MNIST images (CSV, IDX, PNG) into the raw tables"},
     {"models", cmd_models, "list|best|show|export|import|delete checkpoints in the registry"},
     {"predict", cmd_predict, "classify raw_predict/raw_test rows or image files with a stored model"},
+    {"serve", cmd_serve, "HTTP prediction service and drawing page for a stored model"},
+    {"report", cmd_report, "an HTML training report of a keyspace (--compare another)"},
 };
 
 static void usage(FILE *out) {

@@ -197,6 +197,21 @@ int registry_get(cql_session *s, const char *keyspace, const uint8_t id[16], reg
                           keyspace);
 }
 
+int registry_load_net(cql_session *s, const char *keyspace, const uint8_t id[16],
+                      const blob_model *fallback, nn_net *net, registry_model *row,
+                      cassnn_err *err) {
+    registry_model m;
+    char text[37];
+    registry_uuid_format(id, text);
+    if (registry_get(s, keyspace, id, &m, err)) return -1;
+    if (!fallback) fallback = &blob_tutorial_model;
+    const int rc = m.network ? blob_net_decode(m.network, m.network_len, fallback, net, err)
+                             : cassnn_err_set(err, "has no network blob");
+    registry_model_free(&m);
+    if (row) *row = m;
+    return rc ? cassnn_err_wrap(err, "model %s", text) : 0;
+}
+
 typedef struct model_list {
     registry_model *items;
     size_t n, cap;

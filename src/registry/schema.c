@@ -34,6 +34,10 @@ static const table_spec tutorial_tables[] = {
       {"loss", "float"}, {"accuracy", "float"}}},
 };
 
+/* names for models (registry_alias.h) */
+static const table_spec alias_table = {
+    "model_aliases", {{"name", "text"}, {"model_id", "uuid"}, {"updated", "timestamp"}}};
+
 static const table_spec blob_tables[] = {
     RAW_TABLE("raw_train_blob", "blob"),
     RAW_TABLE("raw_test_blob", "blob"),
@@ -183,6 +187,7 @@ int registry_schema_create(cql_session *s, const registry_schema_options *o, cas
     char cql[512];
     for (size_t i = 0; i < sizeof tutorial_tables / sizeof tutorial_tables[0]; i++)
         if (create_table(s, o->keyspace, &tutorial_tables[i], err)) return -1;
+    if (create_table(s, o->keyspace, &alias_table, err)) return -1;
     for (size_t i = 0; o->blob_layout && i < sizeof blob_tables / sizeof blob_tables[0]; i++)
         if (create_table(s, o->keyspace, &blob_tables[i], err)) return -1;
     for (size_t i = 0; i < sizeof sai_indexes / sizeof sai_indexes[0]; i++) {
@@ -204,4 +209,8 @@ int registry_schema_ensure_raw_table(cql_session *s, const char *keyspace, const
     int blob = len > 5 && !strcmp(table + len - 5, "_blob");
     table_spec spec = RAW_TABLE(table, blob ? "blob" : "list<int>");
     return create_table(s, keyspace, &spec, err);
+}
+
+int registry_schema_ensure_aliases(cql_session *s, const char *keyspace, cassnn_err *err) {
+    return create_table(s, keyspace, &alias_table, err);
 }

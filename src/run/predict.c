@@ -7,29 +7,21 @@
 
 #include "cassnn/idx.h"
 #include "cassnn/png_dir.h"
+#include "cassnn/registry_alias.h"
 #include "cassnn/schema.h"
 #include "source.h"
 
 enum { BATCH = 1000 };
 
-/* The model: o->model, else the best by accuracy. */
+/* The model: o->model (an id, "best" or an alias), else the best by
+ * accuracy. */
 static int load_model(cql_session *s, const run_predict_options *o, run_predictions *out,
                       nn_net *net, cassnn_err *err) {
-    if (o->model) {
-        if (registry_uuid_parse(o->model, out->model, err)) return -1;
-    } else {
-        registry_model best;
-        if (registry_best(s, o->keyspace, REGISTRY_BY_ACCURACY, NULL, NULL, &best, err)) return -1;
-        memcpy(out->model, best.id, 16);
-    }
+    if (registry_model_resolve(s, o->keyspace, o->model ? o->model : REGISTRY_ALIAS_BEST,
+                               out->model, err))
+        return -1;
     registry_uuid_format(out->model, out->model_id);
-    registry_model m;
-    if (registry_get(s, o->keyspace, out->model, &m, err)) return -1;
-    const blob_model *fallback = o->fallback ? o->fallback : &blob_tutorial_model;
-    int rc = m.network ? blob_net_decode(m.network, m.network_len, fallback, net, err)
-                       : cassnn_err_set(err, "has no network blob");
-    registry_model_free(&m);
-    return rc ? cassnn_err_wrap(err, "model %s", out->model_id) : 0;
+    return registry_load_net(s, o->keyspace, out->model, o->fallback, net, NULL, err);
 }
 
 /* Files, or a table: loaded once when it fits the budget, else streamed in

@@ -42,9 +42,4 @@ int run_source_next(run_source *src, float *x, int32_t *labels, int32_t *ids, in
 
 void run_source_free(run_source *src);
 
-/* Normalisation constants of options' dataset (NULL: from the keyspace
- * name); -1 with err set for an unknown name. */
-int run_normalisation(const char *dataset, const char *keyspace, float *mean, float *std,
-                      cassnn_err *err);
-
 #endif

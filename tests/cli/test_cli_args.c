@@ -3,9 +3,10 @@
  * takes the same connection flags and lists them with the same text in its
  * --help; bad values, unknown options and missing values are usage errors
  * (exit 2) naming the flag, for the command's own flags and the shared
- * ones, also from the environment; repeated --host flags add contact
- * points; a secure connect bundle goes with no --host, --port or TLS flag,
- * and one that is no bundle is refused before anything is dialled. */
+ * ones, also from the environment; a one-letter flag is -o; repeated
+ * --host flags add contact points; a secure connect bundle goes with no
+ * --host, --port or TLS flag, and one that is no bundle is refused before
+ * anything is dialled. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,9 +23,22 @@
  * otherwise be enough to run it. */
 static const char *const commands[] = {
     "schema", "ingest --idx /nonexistent", "train --keyspace ks", "predict --keyspace ks",
-    "models list --keyspace ks", "cql \"SELECT 1\"",
+    "models list --keyspace ks", "cql \"SELECT 1\"", "models alias list --keyspace ks",
+    "serve --keyspace ks", "report --keyspace ks -o /nonexistent/r.html",
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+/* The command's name: its words before the first flag, less an action
+ * ("models list" is `cassnn models`, "models alias list" `cassnn models alias`). */
+static void command_name(const char *command, char *name, size_t cap) {
+    snprintf(name, cap, "%s", command);
+    name[strcspn(name, "-\"")] = '\0';
+    char *last = strrchr(name, ' ');
+    while (last && (!last[1] || !strcmp(last, " list"))) { /* trailing blanks, the action */
+        *last = '\0';
+        last = strrchr(name, ' ');
+    }
+}
 
 /* Runs `cassnn fmt...`, expects exit `want` and needle in its output. */
 static char *expect(int want, const char *needle, const char *fmt, ...) {
@@ -44,8 +58,8 @@ static void test_every_command_lists_the_same_connection_flags(void **state) {
     (void)state;
     char *first = NULL;
     for (int i = 0; i < N_COMMANDS; i++) {
-        char name[16];
-        sscanf(commands[i], "%15s", name);
+        char name[32];
+        command_name(commands[i], name, sizeof name);
         char *out = expect(0, "usage: cassnn ", "%s --help", name);
         const char *conn = strstr(out, "connection (every command that talks to Cassandra):");
         if (!conn) fail_msg("%s --help lacks the connection flags:\n%s", name, out);
@@ -102,6 +116,18 @@ static void test_bad_command_flags_are_usage_errors(void **state) {
     free(expect(2, "by --id or --model, not both",
                 "predict --keyspace ks --id 123e4567-e89b-42d3-a456-426614174000 "
                 "--model 123e4567-e89b-42d3-a456-426614174000"));
+    free(expect(2, "--max-batch '0': expected a whole number in [1, 65536]",
+                "serve --keyspace ks --max-batch 0"));
+    free(expect(2, "--model 'a b': expected a model id", "serve --keyspace ks --model 'a b'"));
+    free(expect(2, "--max-body '0': expected a size", "serve --keyspace ks --max-body 0"));
+    free(expect(2, "--dataset digits: expected mnist or fashion",
+                "serve --keyspace ks --dataset digits"));
+    free(expect(2, "-o needs a value", "report --keyspace ks -o"));
+    free(expect(2, "-o FILE is required", "report --keyspace ks"));
+    free(expect(2, "--wrong '0'", "report --keyspace ks -o r.html --wrong 0"));
+    free(expect(2, "expected set NAME MODEL, list or delete NAME",
+                "models alias set x --keyspace ks"));
+    free(expect(2, "'best' cannot be an alias", "models alias set best best --keyspace ks"));
 }
 
 /* Several contact points reach the session: with nothing listening on port

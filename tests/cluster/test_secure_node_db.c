@@ -7,8 +7,12 @@
  * certificate + SASL PLAIN; a wrong password, a wrong CA, a wrong server
  * name, no client certificate and plain TCP are clean errors; the CLI reads
  * the credentials from a file and from the environment; and every command
- * that talks to Cassandra (schema, ingest, train, models, predict, cql) runs
- * against this node with the same connection flags, on 250 small images. */
+ * that talks to Cassandra (schema, ingest, train, models, models alias,
+ * predict, cql, report, serve) runs against this node with the same
+ * connection flags, on 250 small images: predict and `cassnn serve` take
+ * an alias, and the server answers /health and /predict over HTTP until
+ * SIGTERM. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,13 +20,20 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cassnn_run.h"
 #include "cassnn/cql.h"
 #include "cluster/test_cluster.h"
+#include "serve/http_client.h"
 #include "test_squares_csv.h"
+
+extern char **environ;
 
 /* $CASSNN_SUBNET.51 (test_net.h) */
 static char NODE[32];
@@ -165,6 +176,109 @@ static char *secure_run(int want, const char *needle, const char *args) {
     return out;
 }
 
+/* The secure connection flags as separate arguments (for a spawned
+ * program), appended to argv from index n; returns the new count. */
+static int secure_argv(const char **argv, int n) {
+    const char *flags[] = {"--host", NODE, "--tls", "--ca", in_dir("ca.pem"), "--cert",
+                           in_dir("client.pem"), "--key", in_dir("client.key"), "--sni", NAME,
+                           "--credentials", in_dir("creds"), "--request-timeout", "60"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) argv[n++] = flags[i];
+    argv[n] = NULL;
+    return n;
+}
+
+/* The whole of a file (malloc'ed; "" when it cannot be read). */
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 65536);
+    if (f) {
+        buf[fread(buf, 1, 65535, f)] = '\0';
+        fclose(f);
+    }
+    return buf;
+}
+
+/* Starts `cassnn serve --keyspace ks --model model` on the test subnet with
+ * the secure flags, its output in serve.log; waits until it says it is
+ * ready and returns its pid and port. */
+static pid_t serve_start_secure(const char *ks, const char *model, unsigned *port) {
+    char exe[512], listen[48], host[32];
+    snprintf(exe, sizeof exe, "%s/cassnn", getenv("CASSNN_BINARY_DIR"));
+    snprintf(listen, sizeof listen, "%s:0", test_node_addr(host, 1));
+    const char *argv[40] = {exe, "serve", "--keyspace", ks, "--model", model, "--listen", listen};
+    secure_argv(argv, 8);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, in_dir("serve.log"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    if (posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, environ))
+        fail_msg("cannot start %s serve", exe);
+    posix_spawn_file_actions_destroy(&fa);
+    for (int i = 0; i < 1200; i++) { /* the model loads over TLS: up to 2 min */
+        char *log = read_all(in_dir("serve.log"));
+        const char *at = strstr(log, "(port ");
+        const int ready = strstr(log, "model loaded, ready") && at && sscanf(at, "(port %u)", port) == 1;
+        int status;
+        if (!ready && waitpid(pid, &status, WNOHANG) == pid)
+            fail_msg("cassnn serve exited (status %d):\n%s", status, log);
+        free(log);
+        if (ready) return pid;
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    fail_msg("cassnn serve not ready in 120 s");
+    return -1;
+}
+
+/* image i of test_squares_csv_write (label i % 10) as {"pixels": [...]} */
+static char *small_json(int i) {
+    char *json = malloc(784 * 4 + 32);
+    size_t k = (size_t)sprintf(json, "{\"pixels\":[");
+    for (int p = 0; p < 784; p++) k += (size_t)sprintf(json + k, "%s%d", p ? "," : "", test_squares_pixel(i, p));
+    sprintf(json + k, "]}");
+    return json;
+}
+
+/* `cassnn serve` on the secured node: follows alias (which points at id),
+ * answers /health and /predict, and stops cleanly on SIGTERM. */
+static void serve_runs_against_the_secured_node(const char *alias, const char *id) {
+    unsigned port;
+    const pid_t pid = serve_start_secure("cassnn_secure", alias, &port);
+    char url[128], host[32], want[96];
+    CURL *curl = curl_easy_init();
+    http_reply r;
+    snprintf(url, sizeof url, "http://%s:%u/health", test_node_addr(host, 1), port);
+    http_do(curl, url, NULL, 0, NULL, NULL, &r);
+    snprintf(want, sizeof want, "\"model\":\"%s\"", id); /* compact JSON */
+    if (r.status != 200 || !strstr(r.body, "\"ready\"") || !strstr(r.body, want))
+        fail_msg("GET /health: %ld %s (expected 200, ready, %s)", r.status, r.body, want);
+    http_reply_free(&r);
+    snprintf(url, sizeof url, "http://%s:%u/predict", test_node_addr(host, 1), port);
+    int right = 0;
+    for (int c = 0; c < 10; c++) {
+        char *json = small_json(c);
+        http_do(curl, url, json, strlen(json), "application/json", NULL, &r);
+        int label = -1;
+        const char *at = strstr(r.body, "\"label\":");
+        if (r.status != 200 || !at || sscanf(at, "\"label\":%d", &label) != 1 || !strstr(r.body, want))
+            fail_msg("POST /predict: %ld %s", r.status, r.body);
+        right += label == c;
+        http_reply_free(&r);
+        free(json);
+    }
+    curl_easy_cleanup(curl);
+    assert_true(right >= 6); /* training images; predict scored > 60% on the test ones */
+    kill(pid, SIGTERM);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char *log = read_all(in_dir("serve.log"));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !strstr(log, "SIGTERM, stopping"))
+        fail_msg("cassnn serve did not stop cleanly (status %d):\n%s", status, log);
+    free(log);
+}
+
 static void every_command_runs_against_the_secured_node(void **state) {
     (void)state;
     char args[1024], id[37];
@@ -193,6 +307,20 @@ static void every_command_runs_against_the_secured_node(void **state) {
     assert_true(correct > 30); /* chance is 5 */
     free(out);
     free(secure_run(0, "(1 rows)", "cql \"SELECT count(*) FROM cassnn_secure.predictions\""));
+    /* aliases, the server following one, the report */
+    snprintf(args, sizeof args, "models alias set secure %s --keyspace cassnn_secure", id);
+    free(secure_run(0, "secure -> ", args));
+    free(secure_run(0, "1 aliases", "models alias list --keyspace cassnn_secure"));
+    char want[80];
+    snprintf(want, sizeof want, "model %s predicted 50 images", id);
+    free(secure_run(0, want, "predict --keyspace cassnn_secure --id secure --table raw_test --quiet"));
+    serve_runs_against_the_secured_node("secure", id);
+    free(secure_run(0, "deleted alias secure", "models alias delete secure --keyspace cassnn_secure"));
+    snprintf(args, sizeof args, "report --keyspace cassnn_secure -o '%s'", in_dir("report.html"));
+    free(secure_run(0, "wrote ", args));
+    out = read_all(in_dir("report.html"));
+    if (!strstr(out, "<svg") || !strstr(out, id)) fail_msg("report.html lacks a chart or model %s", id);
+    free(out);
     /* the login is required by every command, not only cql */
     snprintf(args, sizeof args, "models list --keyspace cassnn_secure --host %s --tls --ca '%s' --cert '%s' "
              "--key '%s' --sni " NAME, NODE, in_dir("ca.pem"), in_dir("client.pem"), in_dir("client.key"));
