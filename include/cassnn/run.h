@@ -32,9 +32,6 @@
  * count is process-wide (nn.h): two runs at once share the cores.
  *
  * Room for what comes next (not built yet), and where each one goes:
- *   - a training recipe with data augmentation: a batch source wrapped
- *     around the run's train source (train.c, open_sources) and a field
- *     here naming the recipe;
  *   - a local spool for checkpoints the cluster cannot take: a second sink
  *     beside the registry writer (train.c: submit / run_train_close, which
  *     today writes the final model once more instead);
@@ -50,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cassnn/augment.h"
 #include "cassnn/cql.h"
 #include "cassnn/images.h"
 #include "cassnn/ingest.h"
@@ -141,7 +139,9 @@ typedef struct run_train_options {
     int test_batch_size;           /* 1000 */
     int log_interval;              /* batches between progress reports (and checkpoints): 10 */
     int threads;                   /* 0: the online CPUs */
-    uint64_t seed;                 /* init, shuffle and dropout: 1 */
+    uint64_t seed;                 /* init, shuffle, dropout and augmentation: 1 */
+    data_augment augment;          /* of the training batches: none (a resumed run needs
+                                    * the original run's again) */
 } run_train_options;
 
 /* The tutorial's recipe (every default above). */

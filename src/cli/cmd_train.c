@@ -40,11 +40,21 @@ static void usage(FILE *out) {
             "  --epochs N              (default 3)\n"
             "  --batch-size N          (default 64)\n"
             "  --test-batch-size N     (default 1000)\n"
-            "  --seed N                init, shuffle and dropout seed (default 1)\n"
+            "  --seed N                init, shuffle, dropout and augmentation seed (default 1)\n"
+            "  --augment SPEC          random transforms of each training image: none (default) or\n"
+            "                          a list of shift=N (pixels), rotate=DEG, scale=F, e.g.\n"
+            "                          shift=2 or shift=1,rotate=10,scale=0.1\n"
             "  --log-interval N        batches between progress lines (default 10)\n"
             "  --threads N             worker threads (default: online CPUs)\n"
             "  --save FILE             write the trained network as safetensors (PyTorch state_dict names)\n");
     train_optim_usage(out);
+}
+
+static int augment_flag(void *out, const char *name, const char *value) {
+    cassnn_err err = {0};
+    if (data_augment_parse(value, out, &err) == 0) return 0;
+    fprintf(stderr, "cassnn train: --%s: %s\n", name, err.msg);
+    return -1;
 }
 
 static int parse(int argc, char **argv, train_args *a, cli_command *cmd) {
@@ -66,6 +76,7 @@ static int parse(int argc, char **argv, train_args *a, cli_command *cmd) {
         CLI_RANGE("batch-size", CLI_INT, &o->batch_size, 1, 1e9),
         CLI_RANGE("test-batch-size", CLI_INT, &o->test_batch_size, 1, 1e9),
         CLI_FLAG("seed", CLI_U64, &o->seed),
+        {"augment", CLI_CALL, &o->augment, 0, 0, NULL, augment_flag},
         CLI_RANGE("log-interval", CLI_INT, &o->log_interval, 0, 1e9),
         CLI_RANGE("threads", CLI_INT, &o->threads, 1, 4096),
         CLI_FLAG("save", CLI_TEXT, &a->save),
