@@ -142,10 +142,19 @@ typedef struct run_train_options {
     uint64_t seed;                 /* init, shuffle, dropout and augmentation: 1 */
     data_augment augment;          /* of the training batches: none (a resumed run needs
                                     * the original run's again) */
+    int initial_test;              /* 1: test the untrained net too, as the tutorial does
+                                    * (for the front end's loop; run_train_test does it) */
 } run_train_options;
 
 /* The tutorial's recipe (every default above). */
 void run_train_defaults(run_train_options *o);
+
+/* Sets what recipe `name` chooses - model, optimizer, schedule, batch size,
+ * epochs, augmentation, log interval, initial test - and leaves the rest
+ * (data, seed, threads) alone: "tutorial" (run_train_defaults' choices) or
+ * "fast" (99% on MNIST in seconds; README "The fast recipe" says why each
+ * choice). Errors: an unknown name. */
+int run_train_recipe(run_train_options *o, const char *name, cassnn_err *err);
 
 typedef struct run_train run_train;
 

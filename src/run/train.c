@@ -43,6 +43,7 @@ void run_train_defaults(run_train_options *o) {
     o->test_batch_size = 1000;
     o->log_interval = 10;
     o->seed = 1;
+    o->initial_test = 1;
 }
 
 static int check_options(const run_train_options *o, cql_session *s, cassnn_err *err) {
