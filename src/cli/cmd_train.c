@@ -162,6 +162,9 @@ static void print_header(const run_train_info *in, const run_train_options *o) {
         printf("first test batch: [%zu, %d, %d, %d]\n", first, net->in_c, net->in_h, net->in_w);
     }
     train_optim_describe(stdout, in->optim, in->schedule);
+    char augment[96];
+    data_augment_format(&o->augment, augment, sizeof augment);
+    printf("batch size %d, augmentation: %s\n", in->batch_size, augment);
 }
 
 /* Tests before the first epoch and after each; the totals for "Done". */
