@@ -15,8 +15,8 @@ shuffled index, the shifts are done per batch on the tensor. Prints one line:
   torch accuracy=... train_s=... test_s=... threads=N version=...
 """
 import argparse
-import gzip
-import struct
+import os
+import sys
 import time
 
 import numpy as np
@@ -24,17 +24,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nn_bench_torch import read_idx  # noqa: E402  (the IDX reader, shared)
+
 NORMALISATION = {"mnist": (0.1307, 0.3081), "fashion": (0.2860, 0.3530)}
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, count = struct.unpack(">II", data[:8])
-    if magic == 2051:
-        rows, cols = struct.unpack(">II", data[8:16])
-        return np.frombuffer(data, np.uint8, count * rows * cols, 16).reshape(count, 1, rows, cols)
-    return np.frombuffer(data, np.uint8, count, 8)
 
 
 class Fast(nn.Module):
