@@ -22,6 +22,9 @@
 #   PyTorch  the same recipe on the same images read from the IDX files
 #            into one tensor first; "train+test" is its training and test
 #            time without that loading and without Python's start
+#   CPU time user + system seconds of the cassnn process (not the node's), or
+#            of the PyTorch process during training and test: steadier
+#            than wall time on a shared machine
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -65,10 +68,11 @@ for ds in mnist fashion; do
     done
 done
 
-# summary LABEL FILE: mean, worst and mean time of the "acc time" lines of FILE
+# summary LABEL FILE: mean and worst accuracy, mean and worst time, mean
+# CPU time of the "accuracy seconds cpu-seconds" lines of FILE
 summary() {
-    awk -v label="$1" '{ n++; s += $1; t += $2; if (n == 1 || $1 < w) w = $1; if ($2 > tw) tw = $2 }
-        END { printf "| %s | %d | %.2f%% | %.2f%% | %.2f s | %.2f s |\n", label, n, s / n, w, t / n, tw }' "$2"
+    awk -v label="$1" '{ n++; s += $1; t += $2; c += $3; if (n == 1 || $1 < w) w = $1; if ($2 > tw) tw = $2 }
+        END { printf "| %s | %d | %.2f%% | %.2f%% | %.2f s | %.2f s | %.2f s |\n", label, n, s / n, w, t / n, tw, c / n }' "$2"
 }
 
 cassnn_runs() { # dataset label, then train args
@@ -78,11 +82,14 @@ cassnn_runs() { # dataset label, then train args
     for seed in $(seq 1 "$SEEDS"); do
         local t0 t1 log="$LOG/cassnn.$ds.$label.$seed.log"
         t0=$(now)
-        "$CASSNN" train --recipe fast --keyspace "${KS[$ds]}" --seed "$seed" "$@" >"$log" 2>&1
+        /usr/bin/time -f "%U %S" -o "$log.cpu" \
+            "$CASSNN" train --recipe fast --keyspace "${KS[$ds]}" --seed "$seed" "$@" >"$log" 2>&1
         t1=$(now)
-        local acc; acc=$(grep -o 'final accuracy [0-9]*/[0-9]* ([0-9.]*%)' "$log" | grep -o '([0-9.]*' | tr -d '(')
-        echo "$acc $(echo "$t1 - $t0" | bc)" >>"$out"
-        echo "  cassnn $ds $label seed $seed: $acc% in $(echo "$t1 - $t0" | bc) s" >&2
+        local acc cpu
+        acc=$(grep -o 'final accuracy [0-9]*/[0-9]* ([0-9.]*%)' "$log" | grep -o '([0-9.]*' | tr -d '(')
+        cpu=$(awk '{ print $1 + $2 }' "$log.cpu")
+        echo "$acc $(echo "$t1 - $t0" | bc) $cpu" >>"$out"
+        echo "  cassnn $ds $label seed $seed: $acc% in $(echo "$t1 - $t0" | bc) s, $cpu CPU-s" >&2
     done
     summary "cassnn, $label" "$out"
 }
@@ -94,12 +101,13 @@ torch_runs() { # dataset threads
         local line
         line=$(/usr/bin/python3 "$HERE/fast_recipe_torch.py" --data "$DATA/$ds" --dataset "$ds" \
             --seed "$seed" --threads "$threads")
-        local acc train test
+        local acc train test cpu
         acc=$(sed 's/.*accuracy=\([0-9.]*\).*/\1/' <<<"$line")
         train=$(sed 's/.*train_s=\([0-9.]*\).*/\1/' <<<"$line")
         test=$(sed 's/.*test_s=\([0-9.]*\).*/\1/' <<<"$line")
-        echo "$acc $(echo "$train + $test" | bc)" >>"$out"
-        echo "  torch $ds threads $threads seed $seed: $acc% in $train + $test s" >&2
+        cpu=$(sed 's/.*cpu_s=\([0-9.]*\).*/\1/' <<<"$line")
+        echo "$acc $(echo "$train + $test" | bc) $cpu" >>"$out"
+        echo "  torch $ds threads $threads seed $seed: $acc% in $train + $test s, $cpu CPU-s" >&2
     done
     summary "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), set_num_threads($threads), train+test only" "$out"
 }
@@ -108,8 +116,8 @@ for ds in mnist fashion; do
     echo
     echo "$ds, $SEEDS seeds (1..$SEEDS):"
     echo
-    echo "| program | seeds | mean accuracy | worst | mean time | slowest |"
-    echo "|---|---|---|---|---|---|"
+    echo "| program | seeds | mean accuracy | worst | mean time | slowest | mean CPU time |"
+    echo "|---|---|---|---|---|---|---|"
     cassnn_runs "$ds" "whole command, blob layout" --train-table raw_train_blob --test-table raw_test_blob
     if [ "$ds" = mnist ]; then cassnn_runs "$ds" "whole command, list<int> layout"; fi
     for t in $TORCH_THREADS; do torch_runs "$ds" "$t"; done
