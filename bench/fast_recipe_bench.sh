@@ -8,8 +8,10 @@
 # with mnist/*.gz and fashion/*.gz, Debian's /usr/bin/python3 with torch.
 #
 # SEEDS=N          seeds 1..N per program and dataset (default 5)
-# TORCH_THREADS    PyTorch thread counts to run, e.g. "1 2" (default "1");
-#                  every count gets its own row
+# TORCH_THREADS    PyTorch thread counts to run, e.g. "1 2" (default "1":
+#                  on this shared machine 2 threads took 7x the CPU time of 1);
+#                  every count gets its own row; OpenBLAS gets as many
+#                  (unpinned, its threads doubled PyTorch's CPU time)
 # BENCH_KEEP=1     keep the bench keyspaces (ingesting them again is skipped)
 # MNIST_KS, FASHION_KS  use these keyspaces instead (ingested when their
 #                  tables are missing; never dropped)
@@ -99,7 +101,7 @@ torch_runs() { # dataset threads
     : >"$out"
     for seed in $(seq 1 "$SEEDS"); do
         local line
-        line=$(/usr/bin/python3 "$HERE/fast_recipe_torch.py" --data "$DATA/$ds" --dataset "$ds" \
+        line=$(OPENBLAS_NUM_THREADS=$threads /usr/bin/python3 "$HERE/fast_recipe_torch.py" --data "$DATA/$ds" --dataset "$ds" \
             --seed "$seed" --threads "$threads")
         local acc train test cpu
         acc=$(sed 's/.*accuracy=\([0-9.]*\).*/\1/' <<<"$line")
@@ -109,7 +111,7 @@ torch_runs() { # dataset threads
         echo "$acc $(echo "$train + $test" | bc) $cpu" >>"$out"
         echo "  torch $ds threads $threads seed $seed: $acc% in $train + $test s, $cpu CPU-s" >&2
     done
-    summary "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), set_num_threads($threads), train+test only" "$out"
+    summary "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), set_num_threads($threads) + OPENBLAS_NUM_THREADS=$threads, train+test only" "$out"
 }
 
 for ds in mnist fashion; do
