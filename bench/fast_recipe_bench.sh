@@ -114,6 +114,13 @@ torch_runs() { # dataset threads
     summary "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), set_num_threads($threads) + OPENBLAS_NUM_THREADS=$threads, train+test only" "$out"
 }
 
+# ratio CASSNN_FILE TORCH_FILE THREADS: PyTorch's mean wall and CPU time over cassnn's
+ratio() {
+    awk -v threads="$3" 'FNR == 1 { f++ } { t[f] += $2; c[f] += $3; n[f]++ }
+        END { printf "PyTorch (%d thread) / cassnn (blob layout, whole command): %.2fx the time, %.2fx the CPU time\n",
+              threads, (t[2] / n[2]) / (t[1] / n[1]), (c[2] / n[2]) / (c[1] / n[1]) }' "$1" "$2"
+}
+
 for ds in mnist fashion; do
     echo
     echo "$ds, $SEEDS seeds (1..$SEEDS):"
@@ -123,6 +130,10 @@ for ds in mnist fashion; do
     cassnn_runs "$ds" "whole command, blob layout" --train-table raw_train_blob --test-table raw_test_blob
     if [ "$ds" = mnist ]; then cassnn_runs "$ds" "whole command, list<int> layout"; fi
     for t in $TORCH_THREADS; do torch_runs "$ds" "$t"; done
+    echo
+    for t in $TORCH_THREADS; do
+        ratio "$LOG/cassnn.$ds.whole command, blob layout" "$LOG/torch.$ds.$t" "$t"
+    done
 done
 echo
 echo "== done $(date -u '+%T') UTC, load: $(uptime | sed 's/.*load average: //'); logs in $LOG"
