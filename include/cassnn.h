@@ -144,6 +144,7 @@
 #include "cassnn/feed.h"
 #include "cassnn/table_plan.h"
 #include "cassnn/stream.h"
+#include "cassnn/augment.h"
 #include "cassnn/ingest.h"
 
 #include "cassnn/schema.h"

@@ -94,7 +94,7 @@ typedef struct nn_param {
     int64_t *count;           /* num_batches_tracked, else NULL */
 } nn_param;
 
-/* The description of a built-in model ("tutorial"), or NULL. */
+/* The description of a built-in model ("tutorial", "fast"), or NULL. */
 const char *nn_builtin_model(const char *name);
 
 /* Parses description (or a built-in name) for input images of in_c x in_h x

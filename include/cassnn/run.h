@@ -33,9 +33,6 @@
  * (options.threads; nn.h): two runs at once share the cores.
  *
  * Room for what comes next (not built yet), and where each one goes:
- *   - a training recipe with data augmentation: a batch source wrapped
- *     around the run's train source (train.c, open_sources) and a field
- *     here naming the recipe;
  *   - a local spool for checkpoints the cluster cannot take: a second sink
  *     beside the registry writer (train.c: submit / run_train_close, which
  *     today writes the final model once more instead);
@@ -49,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cassnn/augment.h"
 #include "cassnn/cql.h"
 #include "cassnn/images.h"
 #include "cassnn/ingest.h"
@@ -152,14 +150,25 @@ typedef struct run_train_options {
     int test_batch_size;           /* 1000 */
     int log_interval;              /* batches between progress reports (and checkpoints): 10 */
     int threads;                   /* 0: the online CPUs */
-    uint64_t seed;                 /* init, shuffle and dropout: 1 */
+    uint64_t seed;                 /* init, shuffle, dropout and augmentation: 1 */
     blob_format blob_format;       /* of every checkpoint's network and optimizer blobs:
                                     * BLOB_SAFETENSORS; BLOB_PICKLE: what the tutorial's
                                     * pickle.loads + load_state_dict read */
+    data_augment augment;          /* of the training batches: none (a resumed run needs
+                                    * the original run's again) */
+    int initial_test;              /* 1: test the untrained net too, as the tutorial does
+                                    * (for the front end's loop; run_train_test does it) */
 } run_train_options;
 
 /* The tutorial's recipe (every default above). */
 void run_train_defaults(run_train_options *o);
+
+/* Sets what recipe `name` chooses - model, optimizer, schedule, batch size,
+ * epochs, augmentation, log interval, initial test - and leaves the rest
+ * (data, seed, threads) alone: "tutorial" (run_train_defaults' choices) or
+ * "fast" (99% on MNIST in seconds; README "The fast recipe" says why each
+ * choice). Errors: an unknown name. */
+int run_train_recipe(run_train_options *o, const char *name, cassnn_err *err);
 
 typedef struct run_train run_train;
 

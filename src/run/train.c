@@ -5,8 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cassnn/idx.h"
+#include "cassnn/augment.h"
 #include "cassnn/blob.h"
+#include "cassnn/idx.h"
 #include "cassnn/schema.h"
 #include "optim.h"
 #include "source.h"
@@ -17,6 +18,7 @@ struct run_train {
     cql_session *session;           /* borrowed; NULL for files */
     float mean, std;
     run_source train, test;
+    data_augment_source augmented;  /* around train's batches when o.augment is active */
     nn_net net;
     nn_optim opt;
     nn_exec *exec;
@@ -41,6 +43,7 @@ void run_train_defaults(run_train_options *o) {
     o->test_batch_size = 1000;
     o->log_interval = 10;
     o->seed = 1;
+    o->initial_test = 1;
 }
 
 static int check_options(const run_train_options *o, cql_session *s, cassnn_err *err) {
@@ -137,6 +140,20 @@ static void on_progress(void *user, const nn_train_progress *p) {
     if (r->events.progress) r->events.progress(r->events.user, p);
 }
 
+/* The augmentation around the train batches (when o.augment does
+ * anything), drawn from the run's seed; resumed at image `resume_at`. */
+static int start_augment(run_train *r, long resume_at, cassnn_err *err) {
+    if (!data_augment_active(&r->o.augment)) return 0;
+    const data_images *d = &r->train.images;
+    const data_augment_frame f = {d->channels, d->rows, d->cols, -r->mean / r->std,
+                                  r->rows.seed};
+    if (data_augment_source_init(&r->augmented, run_source_batches(&r->train), &r->o.augment,
+                                 &f, err))
+        return -1;
+    data_augment_source_resume_at(&r->augmented, resume_at);
+    return 0;
+}
+
 /* Everything after the data and the net: threads, batches, schedule, the
  * checkpoint writer, the resumed position. */
 static int start(run_train *r, const registry_train_state *at, cassnn_err *err) {
@@ -161,6 +178,7 @@ static int start(run_train *r, const registry_train_state *at, cassnn_err *err) 
     /* Dropout masks are keyed by the step count: a resumed run continues it. */
     nn_exec_set_step(r->exec, (uint64_t)r->opt.step);
     run_source_resume_at(&r->train, at->next_batch * r->rows.batch_size);
+    if (start_augment(r, at->next_batch * r->rows.batch_size, err)) return -1;
     const long per_epoch = ((long)r->train.images.count + r->rows.batch_size - 1) /
                            r->rows.batch_size;
     r->cfg = (nn_train_config){
@@ -216,7 +234,8 @@ const run_train_info *run_train_describe(const run_train *r) { return &r->info; 
 int run_train_next_epoch(const run_train *r) { return r->next_epoch; }
 
 int run_train_epoch(run_train *r, nn_epoch_stats *stats, cassnn_err *err) {
-    nn_batch_source batches = run_source_batches(&r->train);
+    nn_batch_source batches = r->augmented.scratch ? data_augment_source_batches(&r->augmented)
+                                                   : run_source_batches(&r->train);
     if (nn_train_epoch(r->exec, &r->net, &r->opt, &batches, r->next_epoch, &r->cfg, on_progress,
                        r, stats, err))
         return -1;
@@ -276,6 +295,7 @@ int run_train_close(run_train *r, run_train_report *report) {
     const int rc = rep.checkpoints && rep.writes.written != rep.writes.submitted &&
                    rep.rewritten != 1 ? -1 : 0;
     if (report) *report = rep;
+    data_augment_source_free(&r->augmented);
     run_source_free(&r->train);
     run_source_free(&r->test);
     nn_optim_free(&r->opt);

@@ -1,8 +1,9 @@
 /* `cassnn train --idx DIR` with the optimizer and schedule flags, on small
  * IDX files generated here (no database, no downloaded data): Adam with a
  * one-cycle schedule trains a BatchNorm2d net to a high accuracy, the
- * header names the optimizer and schedule, and bad values or combinations
- * are usage errors (exit 2) that name the flag. */
+ * header names the optimizer and schedule, a recipe's choices give way to
+ * the flags given beside it, and bad values or combinations are usage
+ * errors (exit 2) that name the flag. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -85,6 +86,10 @@ static void test_bad_flags(void **state) {
     expect_usage_error("--schedule step --step-epochs 0", "--step-epochs '0'");
     /* a bad value of a flag of another kind of optimizer still names the flag */
     expect_usage_error("--optimizer adam --betas 0.9,0.99 --eps -1", "--eps '-1'");
+    expect_usage_error("--recipe slow", "recipe 'slow': expected tutorial or fast");
+    expect_usage_error("--augment shift=2,zoom=1", "--augment: augmentation 'shift=2,zoom=1'");
+    /* a flag beside a recipe is checked against the recipe's choices */
+    expect_usage_error("--recipe fast --momentum 0.9", "one-cycle cycles the momentum");
     /* a resumed run's optimizer is the checkpoint's (refused before connecting) */
     char *out;
     const int rc = cassnn_run(&out, RUN_STDERR_MERGED, "train --keyspace ks --resume "
@@ -94,10 +99,50 @@ static void test_bad_flags(void **state) {
     free(out);
 }
 
+static int count(const char *out, const char *needle) {
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* --recipe fast sets its choices; each flag given beside it (before or
+ * after it) overrides one. */
+static void test_recipe_with_overrides(void **state) {
+    (void)state;
+    char *out;
+    int rc = cassnn_run(&out, RUN_STDERR_MERGED,
+                        "train --idx '%s' --model " BN_MODEL " --lr 0.05 --recipe fast "
+                        "--batch-size 20 --threads 2 --augment shift=1", dir);
+    fputs(out, stdout);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "nesterov; schedule: onecycle peak 0.05 at 0.3 of 60 steps"));
+    assert_non_null(strstr(out, "batch size 20, augmentation: shift=1"));
+    assert_non_null(strstr(out, "Done: 2 epochs")); /* the recipe's epochs */
+    assert_int_equal(count(out, "Test set:"), 2);  /* after each epoch only */
+    free(out);
+    rc = cassnn_run(&out, RUN_STDERR_MERGED,
+                    "train --idx '%s' --recipe fast --model " BN_MODEL " --epochs 1 "
+                    "--initial-test yes --augment none --log-interval 0", dir);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "peak 0.3 at 0.3 of 5 steps"));
+    assert_non_null(strstr(out, "batch size 128, augmentation: none"));
+    assert_int_equal(count(out, "Test set:"), 2); /* before and after the epoch */
+    free(out);
+    /* without a recipe: the tutorial's choices */
+    rc = cassnn_run(&out, RUN_STDERR_MERGED,
+                    "train --idx '%s' --model " BN_MODEL " --epochs 0 --recipe tutorial", dir);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "lr 0.01 momentum 0.5 dampening 0 weight decay 0; schedule: "
+                                "constant"));
+    assert_non_null(strstr(out, "batch size 64, augmentation: none"));
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_flags),
         cmocka_unit_test(test_adam_onecycle_trains),
+        cmocka_unit_test(test_recipe_with_overrides),
     };
     return cmocka_run_group_tests(tests, setup, test_dir_remove);
 }
