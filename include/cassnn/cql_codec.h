@@ -220,6 +220,11 @@ typedef enum cql_consistency {
     CQL_LOCAL_ONE = 0x000A,
 } cql_consistency;
 
+/* "LOCAL_QUORUM" for CQL_LOCAL_QUORUM ...; "?" for a value not in the enum. */
+const char *cql_consistency_name(int level);
+/* The level named by name (any case): 0, or -1 when it names none. */
+int cql_consistency_parse(const char *name, cql_consistency *out);
+
 /* The <query_parameters> shared by QUERY and EXECUTE. */
 typedef struct cql_query_params {
     cql_consistency consistency;

@@ -195,6 +195,8 @@ static int write_sets(run_ingest *ri, const cli_command *cmd, int verify) {
     ri->events.user = &view;
     if (run_ingest_schema(ri, s, &err)) {
         fprintf(stderr, "cassnn ingest: schema: %s (nothing written)\n", err.msg);
+    } else if (cli_use_consistency(cmd, s, ri->o.keyspace)) {
+        fprintf(stderr, "cassnn ingest: nothing written\n");
     } else if (write_interruptibly(ri, s, &err)) {
         print_stopped(ri, &err, view.tty);
     } else {

@@ -249,7 +249,7 @@ int cmd_models(int argc, char **argv) {
     if (rc != CLI_GO) return rc;
     cassnn_err err = {0};
     cql_session *s;
-    if (cli_connect(&cmd, NULL, 0, &s)) return 1;
+    if (cli_connect_for(&cmd, a.keyspace, &s)) return 1;
     switch (action) {
     case LIST: rc = do_list(s, a.keyspace, &err); break;
     case BEST:

@@ -91,7 +91,7 @@ static void print_predictions(const run_predictions *p, int quiet) {
 
 static int predict(const predict_args *a, const cli_command *cmd) {
     cql_session *s;
-    if (cli_connect(cmd, NULL, 0, &s)) return 1;
+    if (cli_connect_for(cmd, a->run.keyspace, &s)) return 1;
     cassnn_err err = {0};
     run_predictions p;
     /* the tables' report on stderr: stdout is the predictions' CSV */

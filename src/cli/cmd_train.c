@@ -173,7 +173,7 @@ static int train(train_args *a, const cli_command *cmd) {
     run_events events = cli_table_events(stdout);
     events.progress = print_progress;
     events.checkpoint_lost = print_lost;
-    if (o->keyspace && cli_connect(cmd, NULL, 0, &s)) return 1;
+    if (o->keyspace && cli_connect_for(cmd, o->keyspace, &s)) return 1;
     int rc = 1;
     if (o->model && !(model = cli_model_arg(o->model, &err))) goto fail;
     if (model) a->run.model = model;
