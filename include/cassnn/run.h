@@ -35,9 +35,6 @@
  *   - a training recipe with data augmentation: a batch source wrapped
  *     around the run's train source (train.c, open_sources) and a field
  *     here naming the recipe;
- *   - a local spool for checkpoints the cluster cannot take: a second sink
- *     beside the registry writer (train.c: submit / run_train_close, which
- *     today writes the final model once more instead);
  *   - a chosen blob format: registry_run.format, which the rows the run
  *     builds use (today always safetensors);
  *   - a consistency level for reads and checkpoint writes: a field here,
@@ -100,6 +97,10 @@ typedef struct run_events {
     /* a checkpoint row that could not be built (never written; counted in
      * the report's writes as failed) */
     void (*checkpoint_lost)(void *user, const char *error);
+    /* checkpoint writes started failing (now: the writer's counts, the
+     * error, the rows still queued); told again only after a write went
+     * through in between. Rows that fail go to the spool (registry.h). */
+    void (*checkpoints_failing)(void *user, const registry_writer_report *now);
 } run_events;
 
 /* ---- training ---- */
@@ -185,18 +186,13 @@ int run_train_save(const run_train *r, const char *path, cassnn_err *err);
 
 typedef struct run_train_report {
     int checkpoints;                 /* 1: from tables (the rest is filled) */
-    registry_writer_report writes;
-    /* some writes failed and the final model (the last test's) was written
-     * again: rewritten = 1 and its id, or rewritten = -1 and why not */
-    int rewritten;
-    char final_id[37];
-    char final_error[512];
+    registry_writer_report writes;   /* written, spooled (in writes.spool_dir), failed */
 } run_train_report;
 
-/* Waits for every checkpoint write and frees the run (NULL is a no-op).
- * When writes failed, the final model is written once more. Returns 0 when
- * the registry holds the final model (or there is no registry), -1 when it
- * does not; report (may be NULL) says what happened. */
+/* Waits for every checkpoint write (or spool write) and frees the run
+ * (NULL is a no-op). Returns 0 when every checkpoint is in the registry or
+ * the spool (or there is no registry), -1 when some are in neither; report
+ * (may be NULL) says what happened. */
 int run_train_close(run_train *r, run_train_report *report);
 
 /* ---- ingest ---- */

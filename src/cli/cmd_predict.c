@@ -10,6 +10,7 @@
 #include "cassnn/run.h"
 #include "cassnn/schema.h"
 #include "commands.h"
+#include "spool.h"
 #include "report.h"
 
 typedef struct predict_args {
@@ -91,7 +92,7 @@ static void print_predictions(const run_predictions *p, int quiet) {
 
 static int predict(const predict_args *a, const cli_command *cmd) {
     cql_session *s;
-    if (cli_connect_for(cmd, a->run.keyspace, &s)) return 1;
+    if (cli_open_registry(cmd, a->run.keyspace, &s)) return 1;
     cassnn_err err = {0};
     run_predictions p;
     /* the tables' report on stderr: stdout is the predictions' CSV */

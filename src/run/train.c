@@ -28,8 +28,7 @@ struct run_train {
     registry_run rows;
     long lost;                      /* rows that could not be built */
     char first_lost[512];
-    nn_eval_stats last_test;        /* for the final model, written again after a failure */
-    int tested;
+    int warned;                     /* checkpoints_failing told, not yet recovered */
     run_train_info info;
 };
 
@@ -127,9 +126,21 @@ static void submit(run_train *r, int built, registry_model *m, cassnn_err *err) 
     if (r->events.checkpoint_lost) r->events.checkpoint_lost(r->events.user, err->msg);
 }
 
+/* Tells the front end once when checkpoint writes start failing (and again
+ * after they recovered and fail anew): the writer runs on its own thread,
+ * the events on the run's. */
+static void watch_writer(run_train *r) {
+    registry_writer_report now;
+    registry_writer_status(r->writer, &now);
+    if (now.failing && !r->warned && r->events.checkpoints_failing)
+        r->events.checkpoints_failing(r->events.user, &now);
+    r->warned = now.failing;
+}
+
 static void on_progress(void *user, const nn_train_progress *p) {
     run_train *r = user;
     if (r->writer) {
+        watch_writer(r);
         registry_model m;
         cassnn_err err = {0};
         submit(r, registry_train_row(&m, &r->rows, p, &err), &m, &err);
@@ -223,9 +234,8 @@ int run_train_epoch(run_train *r, nn_epoch_stats *stats, cassnn_err *err) {
 int run_train_test(run_train *r, nn_eval_stats *stats, cassnn_err *err) {
     nn_batch_source batches = run_source_batches(&r->test);
     if (nn_evaluate(r->exec, &r->net, &batches, r->o.test_batch_size, stats, err)) return -1;
-    r->last_test = *stats;
-    r->tested = 1;
     if (r->writer) {
+        watch_writer(r);
         registry_model m;
         cassnn_err e = {0};
         submit(r, registry_test_row(&m, &r->rows, r->next_epoch, stats, &e), &m, &e);
@@ -235,24 +245,6 @@ int run_train_test(run_train *r, nn_eval_stats *stats, cassnn_err *err) {
 
 int run_train_save(const run_train *r, const char *path, cassnn_err *err) {
     return blob_net_save_file(&r->net, BLOB_SAFETENSORS, path, err);
-}
-
-/* After failed writes: the final model (the last test's) goes in once
- * more, so that the training is not lost. */
-static void write_final_again(run_train *r, run_train_report *rep) {
-    registry_model m;
-    cassnn_err err = {0};
-    if (registry_test_row(&m, &r->rows, r->next_epoch, &r->last_test, &err) == 0) {
-        if (registry_insert(r->session, r->o.keyspace, &m, &err) == 0) {
-            rep->rewritten = 1;
-            registry_uuid_format(m.id, rep->final_id);
-        }
-        registry_model_free(&m);
-    }
-    if (rep->rewritten != 1) {
-        rep->rewritten = -1;
-        snprintf(rep->final_error, sizeof rep->final_error, "%s", err.msg);
-    }
 }
 
 int run_train_close(run_train *r, run_train_report *report) {
@@ -266,10 +258,8 @@ int run_train_close(run_train *r, run_train_report *report) {
         rep.writes.failed += r->lost;
         if (r->lost && !rep.writes.first_error[0])
             snprintf(rep.writes.first_error, sizeof rep.writes.first_error, "%s", r->first_lost);
-        if (rep.writes.written != rep.writes.submitted && r->tested) write_final_again(r, &rep);
     }
-    const int rc = rep.checkpoints && rep.writes.written != rep.writes.submitted &&
-                   rep.rewritten != 1 ? -1 : 0;
+    const int rc = rep.writes.failed ? -1 : 0;
     if (report) *report = rep;
     run_source_free(&r->train);
     run_source_free(&r->test);
