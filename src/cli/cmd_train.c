@@ -19,6 +19,7 @@ typedef struct train_args {
     conn_options conn;
     train_optim_flags optim;
     const char *save;
+    int stats;
 } train_args;
 
 static void usage(FILE *out) {
@@ -44,7 +45,8 @@ static void usage(FILE *out) {
             "  --seed N                init, shuffle and dropout seed (default 1)\n"
             "  --log-interval N        batches between progress lines (default 10)\n"
             "  --threads N             worker threads (default: online CPUs)\n"
-            "  --save FILE             write the trained network as safetensors (PyTorch state_dict names)\n");
+            "  --save FILE             write the trained network as safetensors (PyTorch state_dict names)\n"
+            "  --stats                 print the requests sent to each node\n");
     train_optim_usage(out);
 }
 
@@ -53,6 +55,7 @@ static int parse(int argc, char **argv, train_args *a, cli_command *cmd) {
     conn_options_init(&a->conn);
     a->optim = (train_optim_flags){.optim = &a->run.optim};
     a->save = NULL;
+    a->stats = 0;
     run_train_options *o = &a->run;
     const cli_flag flags[] = {
         CLI_FLAG("idx", CLI_TEXT, &o->idx_dir),
@@ -70,6 +73,7 @@ static int parse(int argc, char **argv, train_args *a, cli_command *cmd) {
         CLI_RANGE("log-interval", CLI_INT, &o->log_interval, 0, 1e9),
         CLI_RANGE("threads", CLI_INT, &o->threads, 1, 4096),
         CLI_FLAG("save", CLI_TEXT, &a->save),
+        CLI_FLAG("stats", CLI_SWITCH, &a->stats),
         TRAIN_OPTIM_FLAGS(&a->optim),
         CLI_END,
     };
@@ -209,6 +213,7 @@ done:;
     const int closed = close_run(r, o->keyspace);
     if (rc == 0) rc = closed;
     else if (closed == 1) rc = 1;
+    if (a->stats) cli_print_node_stats(stdout, s);
     cql_session_close(s);
     free(model);
     return rc;

@@ -126,15 +126,35 @@ static void submit(run_train *r, int built, registry_model *m, cassnn_err *err) 
     if (r->events.checkpoint_lost) r->events.checkpoint_lost(r->events.user, err->msg);
 }
 
-/* Tells the front end once when checkpoint writes start failing (and again
- * after they recovered and fail anew): the writer runs on its own thread,
- * the events on the run's. */
+/* "no node is up (a, b)": why writes fail before the writer has given up
+ * on one (that takes the session's retry budget). */
+static void no_node_up(cql_session *s, char *out, size_t cap) {
+    const int n = cql_session_hosts(s, NULL);
+    int used = snprintf(out, cap, "no node is up (");
+    for (int i = 0; i < n && used > 0 && (size_t)used < cap; i++) {
+        cql_host_stats st;
+        if (cql_session_host_stats(s, i, &st) == 0)
+            used += snprintf(out + used, cap - (size_t)used, "%s%s:%d down", i ? ", " : "",
+                             st.address, st.port);
+    }
+    if (used > 0 && (size_t)used < cap) snprintf(out + used, cap - (size_t)used, ")");
+}
+
+/* Tells the front end once when checkpoint writes start failing - a write
+ * failed, or no node is up so the next ones will - and again after they
+ * recovered and fail anew: the writer runs on its own thread, the events
+ * on the run's. */
 static void watch_writer(run_train *r) {
     registry_writer_report now;
     registry_writer_status(r->writer, &now);
-    if (now.failing && !r->warned && r->events.checkpoints_failing)
+    int up = 0;
+    cql_session_hosts(r->session, &up);
+    const int failing = now.failing || up == 0;
+    if (failing && !r->warned && r->events.checkpoints_failing) {
+        if (!now.failing) no_node_up(r->session, now.last_error, sizeof now.last_error);
         r->events.checkpoints_failing(r->events.user, &now);
-    r->warned = now.failing;
+    }
+    r->warned = failing;
 }
 
 static void on_progress(void *user, const nn_train_progress *p) {
