@@ -25,6 +25,11 @@
  * An ingest run reads and validates image files, then writes them into the
  * raw tables.
  *
+ * Reads and writes run at the session's consistency (conn.h's
+ * conn_use_consistency decides it from the keyspace's replication); a
+ * checkpoint the cluster cannot take goes to the local spool (registry.h),
+ * and the report says how many did.
+ *
  * Ownership and threads: a run borrows the session (which must outlive it)
  * and every string of its options; run_train_close frees the run. One run
  * is driven from one thread, and its callbacks run on that thread. Runs
@@ -37,8 +42,6 @@
  *     here naming the recipe;
  *   - a chosen blob format: registry_run.format, which the rows the run
  *     builds use (today always safetensors);
- *   - a consistency level for reads and checkpoint writes: a field here,
- *     handed to the scans and the writer.
  */
 #ifndef CASSNN_RUN_H
 #define CASSNN_RUN_H
