@@ -141,6 +141,16 @@ static void the_only_node_killed_during_training_spools_every_checkpoint(void **
     free(out);
     assert_int_equal(spooled(NULL, 0), 0);
     assert_int_equal(registry_rows(), total);
+    /* the shared connection flags reach the session: a level given wins,
+     * a data center that does not exist is refused */
+    assert_int_equal(cassnn_run(&out, RUN_STDERR_MERGED, "models list --keyspace solo --consistency ALL "
+                                "--host %s", NODE), 0);
+    assert_non_null(strstr(out, "cassnn models: consistency ALL (--consistency)"));
+    free(out);
+    assert_int_equal(cassnn_run(&out, RUN_STDERR_MERGED, "models list --keyspace solo --local-dc nowhere "
+                                "--host %s", NODE), 1);
+    assert_non_null(strstr(out, "local data center 'nowhere' has no node"));
+    free(out);
     assert_int_equal(cassnn_run(&out, RUN_STDERR_MERGED, "train --keyspace solo --epochs 1 --host %s", NODE), 0);
     assert_true(faults_registry_line(out, &written, &total));
     assert_int_equal(written, total);
