@@ -39,9 +39,15 @@ typedef struct conn_options {
     const char *cloud_bundle;
     int lz4;                      /* 1: ask for LZ4 frame compression */
     int request_timeout_ms;       /* 0 = the session's default (cql_config) */
+    int consistency;              /* a cql_consistency, or CQL_DEFAULT: decided from the
+                                     keyspace's replication (conn_use_consistency) */
+    const char *local_dc;         /* data center whose nodes serve requests (NULL: the
+                                     first contact point's) */
+    int allow_remote_dcs;         /* 1: other DCs' nodes when none of the local DC is up */
 } conn_options;
 
-/* Every field at its default: 127.0.0.1:9042, no login, no TLS. */
+/* Every field at its default: 127.0.0.1:9042, no login, no TLS, the
+ * consistency decided per keyspace. */
 void conn_options_init(conn_options *o);
 
 /* Appends the comma-separated contact points in list ("h1,h2"); each must
@@ -71,5 +77,21 @@ int conn_options_from_env(conn_options *o, cassnn_err *err);
  * The caller closes *out with cql_session_close. */
 int conn_open(const conn_options *o, const char *keyspace, int max_inflight, cql_session **out,
               cassnn_err *err);
+
+/* The consistency cassnn uses when none is given, for a keyspace whose
+ * replication factor in the local data center is rf: LOCAL_QUORUM when
+ * rf > 1 - a read then sees every row a write acknowledged, even with one
+ * replica down (at LOCAL_ONE a read served by a replica that missed writes
+ * while it was down silently returns fewer rows); LOCAL_ONE when rf <= 1,
+ * where a quorum is the one replica anyway. */
+cql_consistency conn_default_consistency(int rf);
+
+/* Decides the consistency for work on keyspace and makes it the session's
+ * default (cql_session_set_consistency): o->consistency when given, else
+ * conn_default_consistency of keyspace's local replication factor (NULL
+ * keyspace: LOCAL_ONE). *rf gets that factor (0 when not looked up). Fails
+ * when keyspace does not exist. */
+int conn_use_consistency(cql_session *s, const conn_options *o, const char *keyspace, int *rf,
+                         cassnn_err *err);
 
 #endif

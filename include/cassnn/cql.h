@@ -136,6 +136,12 @@ int cql_session_open(cql_session **out, const cql_config *cfg, cassnn_err *err);
 /* Waits for in-flight requests, then closes every connection. NULL is ok. */
 void cql_session_close(cql_session *s);
 
+/* The consistency of statements that leave theirs at CQL_DEFAULT, for the
+ * requests submitted from now on (cfg.consistency until then): a front end
+ * decides it once it knows the keyspace's replication (conn.h). */
+void cql_session_set_consistency(cql_session *s, cql_consistency level);
+cql_consistency cql_session_consistency(cql_session *s);
+
 /* OPTIONS: the node's SUPPORTED multimap (CQL_VERSION, COMPRESSION,
  * PROTOCOL_VERSIONS, ...). Free with cql_multimap_free. */
 int cql_options(cql_session *s, cql_multimap *out, cassnn_err *err);

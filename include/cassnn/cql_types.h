@@ -158,6 +158,11 @@ typedef enum cql_consistency {
     CQL_LOCAL_ONE = 0x000A,
 } cql_consistency;
 
+/* "LOCAL_QUORUM" for CQL_LOCAL_QUORUM ...; "?" for a value not in the enum. */
+const char *cql_consistency_name(int level);
+/* The level named by name (any case): 0, or -1 when it names none. */
+int cql_consistency_parse(const char *name, cql_consistency *out);
+
 typedef enum cql_batch_type { CQL_BATCH_LOGGED = 0, CQL_BATCH_UNLOGGED = 1, CQL_BATCH_COUNTER = 2 } cql_batch_type;
 
 /* ------------------------------------------------------------- errors */

@@ -189,25 +189,60 @@ int registry_export_files(cql_session *s, const char *keyspace, const uint8_t id
                           const registry_export_options *o, size_t *network_bytes,
                           size_t *optimizer_bytes, cassnn_err *err);
 
+/* ---- local spool ---- */
+
+/* A checkpoint the cluster could not take within the session's retry
+ * budget is kept on local disk, one fsync'd file per checkpoint named by its
+ * uuid (<uuid>.checkpoint), in $CASSNN_SPOOL/KEYSPACE, else
+ * $HOME/.cassnn/spool/KEYSPACE. Replaying inserts each one (an upsert by
+ * id: the same uuid gives the same row however often it is replayed) and
+ * deletes its file once the insert succeeded. */
+int registry_spool_dir(const char *keyspace, char *out, size_t cap, cassnn_err *err);
+/* Writes m's file (path gets its name). */
+int registry_spool_put(const char *keyspace, const registry_model *m, char *path, size_t cap,
+                       cassnn_err *err);
+
+typedef struct registry_spool_report {
+    char dir[4096];
+    long found, written;          /* spooled checkpoints found / now in the registry */
+    char first_error[512];
+} registry_spool_report;
+
+/* Writes every spooled checkpoint of keyspace to the registry. 0 when the
+ * spool is empty now (also when it never existed); -1 when some could not
+ * be written (their files stay). */
+int registry_spool_replay(cql_session *s, const char *keyspace, registry_spool_report *rep,
+                          cassnn_err *err);
+
 /* ---- asynchronous checkpoint writer ---- */
 
 /* Inserts rows on its own thread so that training never waits for the
  * node. The session retries a failed insert (an idempotent upsert) as its
- * policy says, within its time budget (cql.h); a row it gives up on is
- * counted and its error kept for the final report. */
+ * policy says, within its time budget (cql.h); a row it gives up on goes
+ * to the spool. While writes fail and the session knows no node that is
+ * up, queued rows go straight to the spool instead of each waiting out the
+ * budget; the first write after a node is up again goes to the cluster. */
 typedef struct registry_writer registry_writer;
 
 typedef struct registry_writer_report {
-    long submitted, written, failed;
+    long submitted, written;
+    long spooled;               /* not written, kept in the spool (spool_dir) */
+    long failed;                /* neither written nor spooled: lost */
+    long queued;                /* waiting to be written (a snapshot) */
     long retried;               /* requests the session sent again while the inserts ran */
-    char first_error[512];      /* "" when nothing failed */
+    int failing;                /* the last write failed */
+    char first_error[512];      /* the first write that failed; "" when none did */
+    char last_error[512];       /* the latest one */
+    char spool_dir[4096];
 } registry_writer_report;
 
 int registry_writer_open(registry_writer **out, cql_session *s, const char *keyspace, cassnn_err *err);
 /* Queues m (ownership passes to the writer, also on failure). Never waits
  * for the network. */
 int registry_writer_submit(registry_writer *w, registry_model *m, cassnn_err *err);
-/* Waits until every queued row is written or given up, then frees w. */
+/* Where the writer stands now (any thread). */
+void registry_writer_status(registry_writer *w, registry_writer_report *now);
+/* Waits until every queued row is written or spooled, then frees w. */
 void registry_writer_close(registry_writer *w, registry_writer_report *report);
 
 /* ---- predictions ---- */

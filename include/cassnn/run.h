@@ -25,19 +25,17 @@
  * An ingest run reads and validates image files, then writes them into the
  * raw tables.
  *
+ * Reads and writes run at the session's consistency (conn.h's
+ * conn_use_consistency decides it from the keyspace's replication); a
+ * checkpoint the cluster cannot take goes to the local spool (registry.h),
+ * and the report says how many did.
+ *
  * Ownership and threads: a run borrows the session (which must outlive it)
  * and every string of its options; run_train_close frees the run,
  * run_ingest_free an ingest's images, run_predictions_free what run_predict
  * filled. One run is driven from one thread, and its callbacks run on that
  * thread. Runs share nothing, but each trains with its own threads
  * (options.threads; nn.h): two runs at once share the cores.
- *
- * Room for what comes next (not built yet), and where each one goes:
- *   - a local spool for checkpoints the cluster cannot take: a second sink
- *     beside the registry writer (train.c: submit / run_train_close, which
- *     today writes the final model once more instead);
- *   - a consistency level for reads and checkpoint writes: a field here,
- *     handed to the scans and the writer.
  */
 #ifndef CASSNN_RUN_H
 #define CASSNN_RUN_H
@@ -97,6 +95,10 @@ typedef struct run_events {
     /* a checkpoint row that could not be built (never written; counted in
      * the report's writes as failed) */
     void (*checkpoint_lost)(void *user, const char *error);
+    /* checkpoint writes started failing (now: the writer's counts, the
+     * error, the rows still queued); told again only after a write went
+     * through in between. Rows that fail go to the spool (registry.h). */
+    void (*checkpoints_failing)(void *user, const registry_writer_report *now);
 } run_events;
 
 /* ---- what every run shares ---- */
@@ -208,18 +210,13 @@ int run_train_save(const run_train *r, const char *path, cassnn_err *err);
 
 typedef struct run_train_report {
     int checkpoints;                 /* 1: from tables (the rest is filled) */
-    registry_writer_report writes;
-    /* some writes failed and the final model (the last test's) was written
-     * again: rewritten = 1 and its id, or rewritten = -1 and why not */
-    int rewritten;
-    char final_id[37];
-    char final_error[512];
+    registry_writer_report writes;   /* written, spooled (in writes.spool_dir), failed */
 } run_train_report;
 
-/* Waits for every checkpoint write and frees the run (NULL is a no-op).
- * When writes failed, the final model is written once more. Returns 0 when
- * the registry holds the final model (or there is no registry), -1 when it
- * does not; report (may be NULL) says what happened. */
+/* Waits for every checkpoint write (or spool write) and frees the run
+ * (NULL is a no-op). Returns 0 when every checkpoint is in the registry or
+ * the spool (or there is no registry), -1 when some are in neither; report
+ * (may be NULL) says what happened. */
 int run_train_close(run_train *r, run_train_report *report);
 
 /* ---- ingest ---- */

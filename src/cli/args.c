@@ -26,7 +26,13 @@ static const char conn_usage[] =
     "                        client id and secret, or username=token and the AstraCS:...\n"
     "                        token as password, in --credentials or the environment)\n"
     "  --lz4                 compress frames with LZ4\n"
-    "  --request-timeout S   seconds a request may take (default 12)\n";
+    "  --request-timeout S   seconds a request may take (default 12)\n"
+    "  --consistency LEVEL   LOCAL_ONE, LOCAL_QUORUM, QUORUM, ONE, ALL, ... (default:\n"
+    "                        LOCAL_QUORUM when the keyspace keeps more than one replica\n"
+    "                        in the local data center, else LOCAL_ONE)\n"
+    "  --local-dc NAME       data center whose nodes serve requests (default: the first\n"
+    "                        contact point's); --allow-remote-dcs uses other data\n"
+    "                        centers' nodes when none of it is up\n";
 
 static void print_usage(const cli_command *c, FILE *out) {
     c->usage(out);
@@ -122,20 +128,22 @@ static int take_value(const cli_command *c, const cli_flag *f, const char *value
 static int conn_flag(const cli_command *c, const char *name, const char *value, int *uses_value) {
     conn_options *o = c->conn;
     cassnn_err err = {0};
-    static const char *const switches[] = {"tls", "no-verify", "lz4"};
-    int *const switch_out[] = {&o->tls, &o->tls_no_verify, &o->lz4};
-    for (int i = 0; i < 3; i++)
+    static const char *const switches[] = {"tls", "no-verify", "lz4", "allow-remote-dcs"};
+    int *const switch_out[] = {&o->tls, &o->tls_no_verify, &o->lz4, &o->allow_remote_dcs};
+    for (int i = 0; i < (int)(sizeof switches / sizeof *switches); i++)
         if (!strcmp(name, switches[i])) {
             *switch_out[i] = 1;
             return 1;
         }
-    static const char *const texts[] = {"credentials", "ca", "cert", "key", "sni", "secure-connect-bundle"};
+    static const char *const texts[] = {"credentials", "ca", "cert", "key", "sni", "secure-connect-bundle",
+                                        "local-dc"};
     const char **const text_out[] = {&o->credentials_file, &o->tls_ca_file, &o->tls_cert_file,
-                                     &o->tls_key_file, &o->tls_sni, &o->cloud_bundle};
+                                     &o->tls_key_file, &o->tls_sni, &o->cloud_bundle, &o->local_dc};
     int text = -1;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < (int)(sizeof texts / sizeof *texts); i++)
         if (!strcmp(name, texts[i])) text = i;
-    if (text < 0 && strcmp(name, "host") && strcmp(name, "port") && strcmp(name, "request-timeout"))
+    if (text < 0 && strcmp(name, "host") && strcmp(name, "port") && strcmp(name, "request-timeout") &&
+        strcmp(name, "consistency"))
         return 0;
     *uses_value = 1;
     if (!value) return cli_usage_error(c, "--%s needs a value", name);
@@ -145,6 +153,12 @@ static int conn_flag(const cli_command *c, const char *name, const char *value, 
     }
     if (!strcmp(name, "host")) {
         if (conn_add_hosts(o, value, &err)) return bad_value(c, name, value, err.msg);
+    } else if (!strcmp(name, "consistency")) {
+        cql_consistency level;
+        if (cql_consistency_parse(value, &level))
+            return bad_value(c, name, value, "expected LOCAL_ONE, LOCAL_QUORUM, QUORUM, ONE, TWO, "
+                                             "THREE, ALL, EACH_QUORUM or ANY");
+        o->consistency = level;
     } else if (!strcmp(name, "port")) {
         if (conn_parse_port(value, &o->port, &err)) return bad_value(c, name, value, "expected 1..65535");
     } else {
@@ -226,5 +240,31 @@ int cli_connect(const cli_command *c, const char *keyspace, int max_inflight, cq
     cassnn_err err = {0};
     if (conn_open(c->conn, keyspace, max_inflight, out, &err) == 0) return 0;
     fprintf(stderr, "cassnn %s: %s\n", c->name, err.msg);
+    return -1;
+}
+
+int cli_use_consistency(const cli_command *c, cql_session *s, const char *keyspace) {
+    cassnn_err err = {0};
+    int rf;
+    if (conn_use_consistency(s, c->conn, keyspace, &rf, &err)) {
+        fprintf(stderr, "cassnn %s: %s\n", c->name, err.msg);
+        return -1;
+    }
+    const char *level = cql_consistency_name(cql_session_consistency(s));
+    if (c->conn && c->conn->consistency != CQL_DEFAULT)
+        fprintf(stderr, "cassnn %s: consistency %s (--consistency)\n", c->name, level);
+    else if (keyspace)
+        fprintf(stderr, "cassnn %s: consistency %s (keyspace %s keeps %d replica%s in the local "
+                        "data center)\n", c->name, level, keyspace, rf, rf == 1 ? "" : "s");
+    else
+        fprintf(stderr, "cassnn %s: consistency %s\n", c->name, level);
+    return 0;
+}
+
+int cli_connect_for(const cli_command *c, const char *keyspace, cql_session **out) {
+    if (cli_connect(c, NULL, 0, out)) return -1;
+    if (cli_use_consistency(c, *out, keyspace) == 0) return 0;
+    cql_session_close(*out);
+    *out = NULL;
     return -1;
 }

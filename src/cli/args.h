@@ -3,9 +3,10 @@
  * A subcommand lists its flags in a table; cli_parse reads argv against it,
  * adds the connection flags every command that talks to Cassandra shares
  * (conn.h: --host, --port, --credentials, TLS, --secure-connect-bundle,
- * --lz4, --request-timeout; then the environment's defaults; a bundle with
- * --host, --port or TLS flags is a usage error), --help, and positional
- * arguments. A flag with a one-letter name ("o") is given as -o. Every
+ * --lz4, --request-timeout, --consistency, --local-dc; then the
+ * environment's defaults; a bundle with --host, --port or TLS flags is a
+ * usage error), --help, and positional arguments. A flag with a one-letter
+ * name ("o") is given as -o. Every
  * problem is a usage error that names the flag (exit 2); --help prints the
  * command's usage and, for those commands, the one shared text on the
  * connection flags.
@@ -69,5 +70,15 @@ int cli_usage_error(const cli_command *c, const char *fmt, ...) __attribute__((f
  * max_inflight as conn_open). On failure prints "cassnn NAME: <error>" and
  * returns -1. */
 int cli_connect(const cli_command *c, const char *keyspace, int max_inflight, cql_session **out);
+
+/* Decides the consistency for work on keyspace (conn_use_consistency: the
+ * --consistency given, else the default for its replication factor), makes
+ * it the session's and says once, on stderr, which level is in force and
+ * why. On failure prints the error and returns -1. */
+int cli_use_consistency(const cli_command *c, cql_session *s, const char *keyspace);
+
+/* cli_connect (no keyspace USE'd) and cli_use_consistency for keyspace:
+ * how a command that works on one keyspace opens its session. */
+int cli_connect_for(const cli_command *c, const char *keyspace, cql_session **out);
 
 #endif

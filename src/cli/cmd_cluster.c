@@ -1,4 +1,5 @@
-/* cmd_cluster.c - `cassnn cluster start|stop|status|fetch [-n N]`: the local
+/* cmd_cluster.c - `cassnn cluster start|stop|status|fetch [-n N]`, `cassnn
+ * cluster kill|start-node N`: the local
  * Cassandra node(s), managed by tools/cassandra/cassandra-node. The launcher is
  * a shell script because starting a JVM is process management, not C work;
  * this command finds it (CASSNN_HOME, else the source tree cassnn was built
@@ -76,10 +77,12 @@ static int print_supported(void) {
 int cmd_cluster(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fprintf(argc < 2 ? stderr : stdout,
-                "usage: cassnn cluster start|stop|status|fetch [-n NODES]\n"
+                "usage: cassnn cluster start|stop|status|fetch [-n NODES] | kill|start-node N\n"
                 "  start   start NODES local nodes (default 1) on 127.0.0.1..127.0.0.N:9042,\n"
                 "          wait until each answers CQL, then show what the node supports\n"
                 "  stop    stop every local node cleanly\n"
+                "  kill N  kill node N the hard way (SIGKILL, as in a crash)\n"
+                "  start-node N  start node N alone (after kill or stop)\n"
                 "  status  show which local nodes run and what the node answers\n"
                 "  fetch   download the Cassandra 5.0 jars with mvn (start does it when needed)\n"
                 "Data and logs live under $CASSNN_HOME/var (default: the source tree).\n");

@@ -13,28 +13,11 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: cassnn cql [--keyspace KS] [--format table|csv] [--page-size N]\n"
-            "                  [--consistency LEVEL] [connection flags] \"STATEMENT\"\n"
+            "                  [connection flags] \"STATEMENT\"\n"
             "Runs one CQL statement and prints all result rows (every page).\n"
             "  --format table    aligned columns like cqlsh (default)\n"
             "  --format csv      RFC 4180: header line, CRLF line ends, quoted when needed\n"
-            "  --page-size N     rows fetched per page (default 5000)\n"
-            "  --consistency L   ONE, QUORUM, LOCAL_ONE, LOCAL_QUORUM, ALL, ... (default LOCAL_ONE)\n");
-}
-
-/* --consistency LEVEL (a cli_flag call). */
-static int parse_consistency(void *out, const char *name, const char *s) {
-    static const struct { const char *name; int level; } levels[] = {
-        {"ANY", CQL_ANY}, {"ONE", CQL_ONE}, {"TWO", CQL_TWO}, {"THREE", CQL_THREE}, {"QUORUM", CQL_QUORUM},
-        {"ALL", CQL_ALL}, {"LOCAL_QUORUM", CQL_LOCAL_QUORUM}, {"EACH_QUORUM", CQL_EACH_QUORUM},
-        {"SERIAL", CQL_SERIAL}, {"LOCAL_SERIAL", CQL_LOCAL_SERIAL}, {"LOCAL_ONE", CQL_LOCAL_ONE},
-    };
-    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
-        if (!strcasecmp(s, levels[i].name)) {
-            *(int *)out = levels[i].level;
-            return 0;
-        }
-    fprintf(stderr, "cassnn cql: --%s %s: unknown level\n", name, s);
-    return -1;
+            "  --page-size N     rows fetched per page (default 5000)\n");
 }
 
 /* RFC 4180: quote a field that contains a comma, quote, CR or LF (or
@@ -202,13 +185,12 @@ int cmd_cql(int argc, char **argv) {
     conn_options conn;
     conn_options_init(&conn);
     const char *keyspace = NULL, *statement = NULL;
-    int page_size = 0, consistency = CQL_DEFAULT;
+    int page_size = 0;
     output o = {0};
     const cli_flag flags[] = {
         CLI_FLAG("keyspace", CLI_TEXT, &keyspace),
         CLI_CHOICES("format", &o.csv, formats),
         CLI_RANGE("page-size", CLI_INT, &page_size, 1, 1000000),
-        {"consistency", CLI_CALL, &consistency, 0, 0, NULL, parse_consistency},
         CLI_END,
     };
     cli_command cmd = {.name = "cql", .usage = usage, .flags = flags, .conn = &conn,
@@ -218,10 +200,13 @@ int cmd_cql(int argc, char **argv) {
     if (!statement) return cli_usage_error(&cmd, "give one statement (quote it)");
     cql_session *s;
     if (cli_connect(&cmd, keyspace, 0, &s)) return 1;
+    if (cli_use_consistency(&cmd, s, keyspace)) {
+        cql_session_close(s);
+        return 1;
+    }
     cassnn_err err = {0};
     cql_statement stmt = cql_stmt(statement, NULL, 0);
     stmt.page_size = page_size;
-    stmt.consistency = consistency;
     int status = 0;
     if (run_statement(s, &stmt, &o, &err)) {
         fprintf(stderr, "cassnn cql: %s\n", err.msg);

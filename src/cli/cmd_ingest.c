@@ -20,11 +20,12 @@
 #include "cassnn/run.h"
 #include "cassnn/schema.h"
 #include "commands.h"
+#include "report.h"
 
 typedef struct ingest_args {
     run_ingest_options run;
     conn_options conn;
-    int verify;
+    int verify, stats;
 } ingest_args;
 
 static void usage(FILE *out) {
@@ -51,7 +52,8 @@ static void usage(FILE *out) {
             "                    tables, pixels as one 784-byte blob: faster)\n"
             "  --skip-bad        skip and count bad rows/images instead of failing\n"
             "  --verify          read the tables back and compare counts and checksums\n"
-            "  --concurrency N   INSERTs in flight (default 128)\n");
+            "  --concurrency N   INSERTs in flight (default 128)\n"
+            "  --stats           print the requests sent to each node\n");
 }
 
 static int parse_args(int argc, char **argv, ingest_args *a, cli_command *cmd) {
@@ -75,6 +77,7 @@ static int parse_args(int argc, char **argv, ingest_args *a, cli_command *cmd) {
         CLI_CHOICES("layout", &o->blob_layout, layouts),
         CLI_FLAG("skip-bad", CLI_SWITCH, &o->skip_bad),
         CLI_FLAG("verify", CLI_SWITCH, &a->verify),
+        CLI_FLAG("stats", CLI_SWITCH, &a->stats),
         CLI_RANGE("concurrency", CLI_INT, &o->concurrency, 1, 100000),
         CLI_END,
     };
@@ -182,7 +185,7 @@ static int write_interruptibly(run_ingest *ri, cql_session *s, cassnn_err *err) 
 }
 
 /* Connects, creates/checks the schema, writes, verifies. */
-static int write_sets(run_ingest *ri, const cli_command *cmd, int verify) {
+static int write_sets(run_ingest *ri, const cli_command *cmd, int verify, int stats) {
     cassnn_err err = {0};
     cql_session *s = NULL;
     if (conn_open(cmd->conn, NULL, ri->o.concurrency, &s, &err)) {
@@ -195,6 +198,8 @@ static int write_sets(run_ingest *ri, const cli_command *cmd, int verify) {
     ri->events.user = &view;
     if (run_ingest_schema(ri, s, &err)) {
         fprintf(stderr, "cassnn ingest: schema: %s (nothing written)\n", err.msg);
+    } else if (cli_use_consistency(cmd, s, ri->o.keyspace)) {
+        fprintf(stderr, "cassnn ingest: nothing written\n");
     } else if (write_interruptibly(ri, s, &err)) {
         print_stopped(ri, &err, view.tty);
     } else {
@@ -203,6 +208,7 @@ static int write_sets(run_ingest *ri, const cli_command *cmd, int verify) {
         if (rc) fprintf(stderr, "cassnn ingest: %s\n", err.msg);
         else if (verify) printf("verify: every table's row count and checksum of labels and pixels match\n");
     }
+    if (stats) cli_print_node_stats(stdout, s);
     cql_session_close(s);
     return rc ? 1 : 0;
 }
@@ -220,7 +226,7 @@ int cmd_ingest(int argc, char **argv) {
         fprintf(stderr, "cassnn ingest: %s (nothing written)\n", err.msg);
         status = 1;
     } else {
-        status = write_sets(&ri, &cmd, a.verify);
+        status = write_sets(&ri, &cmd, a.verify, a.stats);
     }
     run_ingest_free(&ri);
     return status;

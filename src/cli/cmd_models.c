@@ -12,6 +12,7 @@
 #include "cassnn/schema.h"
 #include "args.h"
 #include "commands.h"
+#include "spool.h"
 #include "model_arg.h"
 
 static void usage(FILE *out) {
@@ -39,7 +40,11 @@ static void usage(FILE *out) {
             "                           is checked against it (import: required for such files;\n"
             "                           show/export: default the tutorial net, 1x28x28)\n"
             "  delete ID                remove a checkpoint\n"
-            "  alias set|list|delete    names for models (cassnn models alias --help)\n");
+            "  alias set|list|delete    names for models (cassnn models alias --help)\n"
+
+            "  sync                     write the checkpoints a training run left in the local\n"
+            "                           spool ($CASSNN_SPOOL/KS, else ~/.cassnn/spool/KS) to the\n"
+            "                           registry; every action does this first\n");
 }
 
 static void format_time(int64_t ms, char *out, size_t cap) {
@@ -198,7 +203,7 @@ typedef struct models_args {
     const char *args[3];
 } models_args;
 
-enum { LIST, BEST, SHOW, EXPORT, IMPORT, DELETE, ACTIONS };
+enum { LIST, BEST, SHOW, EXPORT, IMPORT, DELETE, SYNC, ACTIONS };
 
 static int parse(int argc, char **argv, models_args *a, cli_command *cmd, int *action) {
     memset(a, 0, sizeof *a);
@@ -223,13 +228,13 @@ static int parse(int argc, char **argv, models_args *a, cli_command *cmd, int *a
     cmd->flags = NULL; /* the table lives on this stack frame */
     if (st != CLI_GO) return st;
     static const struct { const char *name; int args; } actions[ACTIONS] = {
-        {"list", 1}, {"best", 1}, {"show", 2}, {"export", 3}, {"import", 2}, {"delete", 2}};
+        {"list", 1}, {"best", 1}, {"show", 2}, {"export", 3}, {"import", 2}, {"delete", 2}, {"sync", 1}};
     *action = -1;
     for (int k = 0; cmd->n_args > 0 && k < ACTIONS; k++)
         if (!strcmp(a->args[0], actions[k].name)) *action = k;
     if (*action < 0 || cmd->n_args != actions[*action].args)
         return cli_usage_error(cmd, "expected list, best, show ID, export ID FILE, import FILE "
-                                    "or delete ID");
+                                    "delete ID or sync");
     if (!a->keyspace || !registry_valid_name(a->keyspace))
         return cli_usage_error(cmd, "--keyspace KS is required (letters, digits, _)");
     a->import.network_path = a->args[1];
@@ -246,7 +251,14 @@ int cmd_models(int argc, char **argv) {
     if (rc != CLI_GO) return rc;
     cassnn_err err = {0};
     cql_session *s;
-    if (cli_connect(&cmd, NULL, 0, &s)) return 1;
+    if (action == SYNC) {
+        if (cli_connect_for(&cmd, a.keyspace, &s)) return 1;
+        rc = cli_sync_spool(&cmd, s, a.keyspace);
+        if (rc == 0) printf("the spool of %s is empty: every checkpoint is in the registry\n", a.keyspace);
+        cql_session_close(s);
+        return rc ? 1 : 0;
+    }
+    if (cli_open_registry(&cmd, a.keyspace, &s)) return 1;
     switch (action) {
     case LIST: rc = do_list(s, a.keyspace, &err); break;
     case BEST:

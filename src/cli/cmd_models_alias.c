@@ -86,7 +86,7 @@ int cmd_models_alias(int argc, char **argv) {
     const int st = parse(argc, argv, &conn, &keyspace, args, &cmd, &action);
     if (st != CLI_GO) return st;
     cql_session *s;
-    if (cli_connect(&cmd, NULL, 0, &s)) return 1;
+    if (cli_connect_for(&cmd, keyspace, &s)) return 1;
     cassnn_err err = {0};
     int rc;
     if (action == SET) {

@@ -11,6 +11,7 @@
 #include "cassnn/schema.h"
 #include "commands.h"
 #include "model_arg.h"
+#include "spool.h"
 #include "report.h"
 
 typedef struct predict_args {
@@ -111,7 +112,7 @@ static void print_predictions(const run_predictions *p, int quiet) {
 
 static int predict(predict_args *a, const cli_command *cmd) {
     cql_session *s;
-    if (cli_connect(cmd, NULL, 0, &s)) return 1;
+    if (cli_open_registry(cmd, a->run.keyspace, &s)) return 1;
     cassnn_err err = {0};
     run_predictions p;
     /* the tables' report on stderr: stdout is the predictions' CSV */

@@ -8,6 +8,7 @@
 #include "cassnn/report.h"
 #include "cassnn/schema.h"
 #include "commands.h"
+#include "spool.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -57,7 +58,7 @@ static int parse(int argc, char **argv, report_args *a, cli_command *cmd) {
 static int report(const report_args *a, const cli_command *cmd) {
     const char *path = a->path;
     cql_session *s;
-    if (cli_connect(cmd, NULL, 0, &s)) return 1;
+    if (cli_open_registry(cmd, a->report.keyspace, &s)) return 1;
     cassnn_err err = {0};
     /* written beside the target and renamed: a failed report leaves no half file */
     char tmp[4200];

@@ -14,6 +14,7 @@
 #include "cassnn/serve.h"
 #include "cassnn/run.h"
 #include "commands.h"
+#include "spool.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -116,7 +117,7 @@ static int serve(serve_args *a, const cli_command *cmd) {
     serve_server *srv = NULL;
     cassnn_err err = {0};
     int rc = 1;
-    if (cli_connect(cmd, NULL, 0, &s)) goto done;
+    if (cli_open_registry(cmd, o->keyspace, &s)) goto done;
     if (serve_start(&srv, s, o, &err)) {
         fprintf(stderr, "cassnn serve: %s\n", err.msg);
         goto done;

@@ -9,6 +9,7 @@
 #include "cassnn/run.h"
 #include "cassnn/schema.h"
 #include "commands.h"
+#include "spool.h"
 #include "model_arg.h"
 #include "report.h"
 #include "train_optim.h"
@@ -20,6 +21,7 @@ typedef struct train_args {
     const char *save;
     const char *blob_format;
     const char *recipe;
+    int stats;
 } train_args;
 
 static const char *const yes_no[] = {"no", "yes", NULL};
@@ -64,7 +66,9 @@ static void usage(FILE *out) {
             "  --blob-format safetensors|pickle\n"
             "                          the checkpoints' network and optimizer blobs (default\n"
             "                          safetensors; pickle: the tutorial's own format, which its\n"
-            "                          pickle.loads + load_state_dict read)\n");
+            "                          pickle.loads + load_state_dict read)\n"
+
+            "  --stats                 print the requests sent to each node\n");
     train_optim_usage(out);
 }
 
@@ -85,6 +89,7 @@ static int parse_flags(int argc, char **argv, train_args *a, cli_command *cmd,
     a->save = NULL;
     a->blob_format = NULL;
     a->recipe = NULL;
+    a->stats = 0;
     run_train_options *o = &a->run;
     cassnn_err err = {0};
     if (recipe && run_train_recipe(o, recipe, &err)) {
@@ -111,6 +116,7 @@ static int parse_flags(int argc, char **argv, train_args *a, cli_command *cmd,
         CLI_FLAG("blob-format", CLI_TEXT, &a->blob_format),
         CLI_FLAG("recipe", CLI_TEXT, &a->recipe),
         CLI_CHOICES("initial-test", &o->initial_test, yes_no),
+        CLI_FLAG("stats", CLI_SWITCH, &a->stats),
         TRAIN_OPTIM_FLAGS(&a->optim),
         CLI_END,
     };
@@ -205,24 +211,33 @@ static int run_epochs(run_train *r, const run_train_options *o, nn_eval_stats *t
     return 0;
 }
 
-/* Waits for the checkpoint writes and says loudly when some failed. */
+/* As soon as checkpoint writes fail: which node and error, what is queued. */
+static void print_failing(void *user, const registry_writer_report *now) {
+    (void)user;
+    fprintf(stderr, "cassnn train: WARNING: checkpoint writes are failing (%s); %ld queued, %ld "
+                    "spooled to %s so far; training goes on\n",
+            now->last_error, now->queued, now->spooled, now->spool_dir);
+}
+
+/* Waits for the checkpoint writes and sums them up: 0, 1 when some were
+ * lost, CLI_EXIT_SPOOLED when some wait in the spool. */
 static int close_run(run_train *r, const char *keyspace) {
     run_train_report rep;
     const int rc = run_train_close(r, &rep);
-    if (!rep.checkpoints) return rc;
+    if (!rep.checkpoints) return rc ? 1 : 0;
     const registry_writer_report *w = &rep.writes;
-    printf("registry: %ld checkpoints written to %s.models_train/models_test (%ld retried "
-           "writes)\n", w->written, keyspace, w->retried);
-    if (w->written != w->submitted)
-        fprintf(stderr, "\ncassnn train: *** %ld OF %ld CHECKPOINT WRITES FAILED *** first error: "
-                        "%s\n", w->submitted - w->written, w->submitted, w->first_error);
-    if (rep.rewritten == 1)
-        fprintf(stderr, "cassnn train: the final model was written again as %s in "
-                        "%s.models_test\n", rep.final_id, keyspace);
-    else if (rep.rewritten < 0)
-        fprintf(stderr, "cassnn train: *** THE FINAL MODEL COULD NOT BE WRITTEN: %s\n",
-                rep.final_error);
-    return rc;
+    printf("registry: %ld of %ld checkpoints written to %s.models_train/models_test (%ld retried "
+           "requests)\n", w->written, w->submitted, keyspace, w->retried);
+    if (w->spooled)
+        fprintf(stderr, "cassnn train: %ld checkpoint%s (the final model among them when it was "
+                        "not written) could not be written and %s in the spool %s; `cassnn models "
+                        "sync --keyspace %s` writes them (first error: %s)\n", w->spooled,
+                w->spooled == 1 ? "" : "s", w->spooled == 1 ? "is" : "are", w->spool_dir,
+                keyspace, w->first_error);
+    if (w->failed)
+        fprintf(stderr, "\ncassnn train: *** %ld CHECKPOINTS LOST (neither written nor spooled) "
+                        "*** first error: %s\n", w->failed, w->first_error);
+    return rc ? 1 : w->spooled ? CLI_EXIT_SPOOLED : 0;
 }
 
 static int train(train_args *a, const cli_command *cmd) {
@@ -234,7 +249,8 @@ static int train(train_args *a, const cli_command *cmd) {
     run_events events = cli_table_events(stdout);
     events.progress = print_progress;
     events.checkpoint_lost = print_lost;
-    if (o->keyspace && cli_connect(cmd, NULL, 0, &s)) return 1;
+    events.checkpoints_failing = print_failing;
+    if (o->keyspace && cli_open_registry(cmd, o->keyspace, &s)) return 1;
     int rc = 1;
     if (o->model && !(model = cli_model_arg(o->model, &err))) goto fail;
     if (model) a->run.model = model;
@@ -255,8 +271,11 @@ static int train(train_args *a, const cli_command *cmd) {
     goto done;
 fail:
     fprintf(stderr, "cassnn train: %s\n", err.msg);
-done:
-    if (close_run(r, o->keyspace)) rc = 1;
+done:;
+    const int closed = close_run(r, o->keyspace);
+    if (rc == 0) rc = closed;
+    else if (closed == 1) rc = 1;
+    if (a->stats) cli_print_node_stats(stdout, s);
     cql_session_close(s);
     free(model);
     return rc;

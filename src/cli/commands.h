@@ -1,7 +1,8 @@
 /* commands.h - the subcommands of the `cassnn` program.
  *
  * Each subcommand lives in its own cmd_<name>.c, parses its own flags and
- * returns the process exit status (0 ok, 1 failure, 2 usage error). main.c
+ * returns the process exit status (0 ok, 1 failure, 2 usage error, 3 done
+ * but checkpoints left in the local spool: spool.h). main.c
  * only dispatches. Subcommands call libcassnn modules; they never talk to each
  * other.
  */

@@ -53,3 +53,17 @@ run_events cli_table_events(FILE *out) {
     return (run_events){.user = out, .planned = print_plan, .loaded = print_loaded,
                         .streaming = print_stream};
 }
+
+void cli_print_node_stats(FILE *out, cql_session *s) {
+    if (!s) return;
+    const int n = cql_session_hosts(s, NULL);
+    fprintf(out, "requests per node (--stats):\n");
+    for (int i = 0; i < n; i++) {
+        cql_host_stats st;
+        if (cql_session_host_stats(s, i, &st)) continue;
+        fprintf(out, "  %s:%d  dc %s  %-4s  %llu requests, %llu retries, %llu errors\n", st.address,
+                st.port, st.dc[0] ? st.dc : "?", st.up ? "up" : "down",
+                (unsigned long long)st.requests, (unsigned long long)st.retries,
+                (unsigned long long)st.errors);
+    }
+}

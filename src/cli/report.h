@@ -12,4 +12,8 @@
  * NULL). */
 run_events cli_table_events(FILE *out);
 
+/* --stats: what the session sent each node (requests, retries, errors),
+ * one line per node, on out. */
+void cli_print_node_stats(FILE *out, cql_session *s);
+
 #endif

@@ -5,6 +5,7 @@
 #include <lz4.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---------------------------------------------------------------- frames */
 
@@ -374,6 +375,24 @@ static int rd_string_list_skip(cql_rd *r, cassnn_err *err) {
 }
 
 /* ---------------------------------------------------------------- errors */
+
+static const char *const consistency_names[] = {
+    "ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "SERIAL",
+    "LOCAL_SERIAL", "LOCAL_ONE"};
+
+const char *cql_consistency_name(int level) {
+    const int n = (int)(sizeof consistency_names / sizeof consistency_names[0]);
+    return level >= 0 && level < n ? consistency_names[level] : "?";
+}
+
+int cql_consistency_parse(const char *name, cql_consistency *out) {
+    for (size_t i = 0; i < sizeof consistency_names / sizeof consistency_names[0]; i++)
+        if (!strcasecmp(name, consistency_names[i])) {
+            *out = (cql_consistency)i;
+            return 0;
+        }
+    return -1;
+}
 
 const char *cql_error_name(int32_t code) {
     switch (code) {

@@ -26,7 +26,7 @@ static request *request_new(cql_session *s, const cql_statement *st, cassnn_err 
     }
     rq->s = s;
     rq->host = rq->avoid_host = rq->prefer_host = -1;
-    rq->params.consistency = (cql_consistency)(st->consistency == CQL_DEFAULT ? s->cfg.consistency : st->consistency);
+    rq->params.consistency = st->consistency == CQL_DEFAULT ? cql_session_consistency(s) : (cql_consistency)st->consistency;
     rq->params.serial_consistency = st->serial_consistency;
     rq->params.page_size = st->page_size == 0 ? s->cfg.page_size : st->page_size;
     rq->params.timestamp = st->timestamp;

@@ -153,6 +153,14 @@ int cql_session_host_stats(cql_session *s, int i, cql_host_stats *out) {
     return 0;
 }
 
+void cql_session_set_consistency(cql_session *s, cql_consistency level) {
+    __atomic_store_n(&s->cfg.consistency, level, __ATOMIC_RELAXED);
+}
+
+cql_consistency cql_session_consistency(cql_session *s) {
+    return __atomic_load_n(&s->cfg.consistency, __ATOMIC_RELAXED);
+}
+
 uint64_t cql_session_retries(cql_session *s) {
     uint64_t n = 0;
     for (int i = 0; i < s->topo.n_hosts; i++) n += atomic_load(&s->topo.hosts[i]->pool.retries);

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void conn_options_init(conn_options *o) { memset(o, 0, sizeof *o); }
+void conn_options_init(conn_options *o) {
+    memset(o, 0, sizeof *o);
+    o->consistency = CQL_DEFAULT;
+}
 
 int conn_add_hosts(conn_options *o, const char *list, cassnn_err *err) {
     const char *p = list;
@@ -114,6 +117,9 @@ int conn_open(const conn_options *o, const char *keyspace, int max_inflight, cql
     if (max_inflight > 0) cfg.max_inflight = max_inflight;
     if (o->request_timeout_ms > 0) cfg.request_timeout_ms = o->request_timeout_ms;
     cfg.keyspace = keyspace;
+    if (o->consistency != CQL_DEFAULT) cfg.consistency = (cql_consistency)o->consistency;
+    cfg.local_dc = o->local_dc;
+    cfg.allow_remote_dcs = o->allow_remote_dcs;
     cfg.compression = o->lz4;
     cfg.tls = o->tls || o->tls_ca_file || o->tls_cert_file;
     cfg.tls_no_verify = o->tls_no_verify;
@@ -137,5 +143,17 @@ int conn_open(const conn_options *o, const char *keyspace, int max_inflight, cql
     memset(pass, 0, sizeof pass);
     if (rc && o->cloud_bundle) return cassnn_err_wrap(err, "connecting through the secure connect bundle");
     if (rc) return cassnn_err_wrap(err, "connecting to %s:%d", cfg.contact_points, cfg.port);
+    return 0;
+}
+
+cql_consistency conn_default_consistency(int rf) { return rf > 1 ? CQL_LOCAL_QUORUM : CQL_LOCAL_ONE; }
+
+int conn_use_consistency(cql_session *s, const conn_options *o, const char *keyspace, int *rf,
+                         cassnn_err *err) {
+    *rf = 0;
+    if (keyspace && cql_keyspace_local_rf(s, keyspace, rf, err)) return -1;
+    const cql_consistency level = o && o->consistency != CQL_DEFAULT ? (cql_consistency)o->consistency
+                                                                     : conn_default_consistency(*rf);
+    cql_session_set_consistency(s, level);
     return 0;
 }

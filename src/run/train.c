@@ -30,8 +30,7 @@ struct run_train {
     registry_run rows;
     long lost;                      /* rows that could not be built */
     char first_lost[512];
-    nn_eval_stats last_test;        /* for the final model, written again after a failure */
-    int tested;
+    int warned;                     /* checkpoints_failing told, not yet recovered */
     run_train_info info;
 };
 
@@ -130,9 +129,41 @@ static void submit(run_train *r, int built, registry_model *m, cassnn_err *err) 
     if (r->events.checkpoint_lost) r->events.checkpoint_lost(r->events.user, err->msg);
 }
 
+/* "no node is up (a, b)": why writes fail before the writer has given up
+ * on one (that takes the session's retry budget). */
+static void no_node_up(cql_session *s, char *out, size_t cap) {
+    const int n = cql_session_hosts(s, NULL);
+    int used = snprintf(out, cap, "no node is up (");
+    for (int i = 0; i < n && used > 0 && (size_t)used < cap; i++) {
+        cql_host_stats st;
+        if (cql_session_host_stats(s, i, &st) == 0)
+            used += snprintf(out + used, cap - (size_t)used, "%s%s:%d down", i ? ", " : "",
+                             st.address, st.port);
+    }
+    if (used > 0 && (size_t)used < cap) snprintf(out + used, cap - (size_t)used, ")");
+}
+
+/* Tells the front end once when checkpoint writes start failing - a write
+ * failed, or no node is up so the next ones will - and again after they
+ * recovered and fail anew: the writer runs on its own thread, the events
+ * on the run's. */
+static void watch_writer(run_train *r) {
+    registry_writer_report now;
+    registry_writer_status(r->writer, &now);
+    int up = 0;
+    cql_session_hosts(r->session, &up);
+    const int failing = now.failing || up == 0;
+    if (failing && !r->warned && r->events.checkpoints_failing) {
+        if (!now.failing) no_node_up(r->session, now.last_error, sizeof now.last_error);
+        r->events.checkpoints_failing(r->events.user, &now);
+    }
+    r->warned = failing;
+}
+
 static void on_progress(void *user, const nn_train_progress *p) {
     run_train *r = user;
     if (r->writer) {
+        watch_writer(r);
         registry_model m;
         cassnn_err err = {0};
         submit(r, registry_train_row(&m, &r->rows, p, &err), &m, &err);
@@ -247,9 +278,8 @@ int run_train_epoch(run_train *r, nn_epoch_stats *stats, cassnn_err *err) {
 int run_train_test(run_train *r, nn_eval_stats *stats, cassnn_err *err) {
     nn_batch_source batches = run_source_batches(&r->test);
     if (nn_evaluate(r->exec, &r->net, &batches, r->o.test_batch_size, stats, err)) return -1;
-    r->last_test = *stats;
-    r->tested = 1;
     if (r->writer) {
+        watch_writer(r);
         registry_model m;
         cassnn_err e = {0};
         submit(r, registry_test_row(&m, &r->rows, r->next_epoch, stats, &e), &m, &e);
@@ -259,24 +289,6 @@ int run_train_test(run_train *r, nn_eval_stats *stats, cassnn_err *err) {
 
 int run_train_save(const run_train *r, const char *path, cassnn_err *err) {
     return blob_net_save_file(&r->net, BLOB_SAFETENSORS, path, err);
-}
-
-/* After failed writes: the final model (the last test's) goes in once
- * more, so that the training is not lost. */
-static void write_final_again(run_train *r, run_train_report *rep) {
-    registry_model m;
-    cassnn_err err = {0};
-    if (registry_test_row(&m, &r->rows, r->next_epoch, &r->last_test, &err) == 0) {
-        if (registry_insert(r->session, r->o.keyspace, &m, &err) == 0) {
-            rep->rewritten = 1;
-            registry_uuid_format(m.id, rep->final_id);
-        }
-        registry_model_free(&m);
-    }
-    if (rep->rewritten != 1) {
-        rep->rewritten = -1;
-        snprintf(rep->final_error, sizeof rep->final_error, "%s", err.msg);
-    }
 }
 
 int run_train_close(run_train *r, run_train_report *report) {
@@ -290,10 +302,8 @@ int run_train_close(run_train *r, run_train_report *report) {
         rep.writes.failed += r->lost;
         if (r->lost && !rep.writes.first_error[0])
             snprintf(rep.writes.first_error, sizeof rep.writes.first_error, "%s", r->first_lost);
-        if (rep.writes.written != rep.writes.submitted && r->tested) write_final_again(r, &rep);
     }
-    const int rc = rep.checkpoints && rep.writes.written != rep.writes.submitted &&
-                   rep.rewritten != 1 ? -1 : 0;
+    const int rc = rep.writes.failed ? -1 : 0;
     if (report) *report = rep;
     data_augment_source_free(&r->augmented);
     run_source_free(&r->train);

@@ -66,7 +66,8 @@ static void test_every_command_lists_the_same_connection_flags(void **state) {
         const char *flags[] = {"--host H[,H2...]", "--port P", "--credentials FILE", "--tls",
                                "--ca FILE", "--cert FILE", "--key FILE", "--sni NAME",
                                "--no-verify", "--secure-connect-bundle FILE.zip", "--lz4",
-                               "--request-timeout S"};
+                               "--request-timeout S", "--consistency LEVEL", "--local-dc NAME",
+                               "--allow-remote-dcs"};
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
             if (!strstr(conn, flags[f])) fail_msg("%s --help lacks %s", name, flags[f]);
         if (!first) first = strdup(conn);
@@ -88,6 +89,8 @@ static void test_bad_connection_flags_are_usage_errors(void **state) {
         free(expect(2, "--host 'a,,b': expected host names", "%s --host a,,b", commands[i]));
         free(expect(2, "--request-timeout '0'", "%s --request-timeout 0", commands[i]));
         free(expect(2, "--ca needs a value", "%s --ca", commands[i]));
+        free(expect(2, "--consistency 'MOST': expected LOCAL_ONE", "%s --consistency MOST", commands[i]));
+        free(expect(2, "--local-dc needs a value", "%s --local-dc", commands[i]));
         free(expect(2, "--tls takes no value", "%s --tls=yes", commands[i]));
         free(expect(2, "unknown option --password", "%s --password secret", commands[i]));
         setenv("CASSNN_PORT", "x", 1);

@@ -126,6 +126,30 @@ static void test_bundle_excludes_hosts_and_tls(void **state) {
     }
 }
 
+/* The default consistency follows the keyspace's replication factor in the
+ * local DC; the level names round-trip through the parser. */
+static void test_default_consistency(void **state) {
+    (void)state;
+    assert_int_equal(conn_default_consistency(0), CQL_LOCAL_ONE); /* not looked up */
+    assert_int_equal(conn_default_consistency(1), CQL_LOCAL_ONE);
+    assert_int_equal(conn_default_consistency(2), CQL_LOCAL_QUORUM);
+    assert_int_equal(conn_default_consistency(3), CQL_LOCAL_QUORUM);
+    assert_int_equal(conn_default_consistency(5), CQL_LOCAL_QUORUM);
+    conn_options o;
+    conn_options_init(&o);
+    assert_int_equal(o.consistency, CQL_DEFAULT);
+    for (int level = CQL_ANY; level <= CQL_LOCAL_ONE; level++) {
+        cql_consistency parsed;
+        assert_int_equal(cql_consistency_parse(cql_consistency_name(level), &parsed), 0);
+        assert_int_equal(parsed, level);
+    }
+    cql_consistency parsed;
+    assert_int_equal(cql_consistency_parse("local_quorum", &parsed), 0);
+    assert_int_equal(parsed, CQL_LOCAL_QUORUM);
+    assert_int_equal(cql_consistency_parse("QUORUMS", &parsed), -1);
+    assert_string_equal(cql_consistency_name(42), "?");
+}
+
 /* The credentials file is read before any connection is tried, so its
  * errors need no node (port 1 on loopback answers nobody). */
 static void test_credentials_file_errors(void **state) {
@@ -255,6 +279,7 @@ int main(void) {
         cmocka_unit_test(test_hosts_and_ports),
         cmocka_unit_test(test_environment),
         cmocka_unit_test(test_bundle_excludes_hosts_and_tls),
+        cmocka_unit_test(test_default_consistency),
         cmocka_unit_test(test_credentials_file_errors),
         cmocka_unit_test(test_training_run_from_idx_files),
         cmocka_unit_test(test_bad_training_options),
