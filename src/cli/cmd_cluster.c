@@ -46,15 +46,25 @@ static int run_launcher(int argc, char **argv) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-/* Prints the node's SUPPORTED answer, e.g.
- *   127.0.0.1:9042 SUPPORTED CQL_VERSION=[3.4.7] PROTOCOL_VERSIONS=[3/v3, 4/v4, 5/v5] ... */
+/* Prints the SUPPORTED answer of the local cluster's node 1, e.g.
+ *   127.0.0.1:9042 SUPPORTED CQL_VERSION=[3.4.7] PROTOCOL_VERSIONS=[3/v3, 4/v4, 5/v5] ...
+ * Node 1's address comes from the launcher's own variables (CASSNN_SUBNET,
+ * CASSNN_IP_BASE), not CASSNN_HOST/CASSNN_PORT: the node asked is the one
+ * just started, also when those name another cluster. */
 static int print_supported(void) {
     cql_session *s = NULL;
     cassnn_err err = {0};
     cql_multimap m = {0};
     conn_options o;
     conn_options_init(&o);
-    if (conn_options_from_env(&o, &err) || conn_open(&o, NULL, 0, &s, &err) ||
+    const char *subnet = getenv("CASSNN_SUBNET"), *ip_base = getenv("CASSNN_IP_BASE");
+    char node1[64];
+    snprintf(node1, sizeof node1, "%s.%s", subnet && *subnet ? subnet : "127.0.0",
+             ip_base && *ip_base ? ip_base : "1");
+    int failed = conn_options_from_env(&o, &err); /* the login, when the nodes ask for one */
+    o.hosts[0] = '\0';
+    o.port = 0;
+    if (failed || conn_add_hosts(&o, node1, &err) || conn_open(&o, NULL, 0, &s, &err) ||
         cql_options(s, &m, &err)) {
         fprintf(stderr, "cassnn cluster: the node does not answer CQL: %s\n", err.msg);
         cql_session_close(s);
